@@ -1,0 +1,59 @@
+# Perch: `make run` starts a gateway with embedded defaults (data in ./perch-data),
+# `make test` runs every test. See README.md.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+LDFLAGS   := -s -w -X github.com/perch-gw/perch/gateway/version.Version=$(VERSION) -X github.com/perch-gw/perch/gateway/version.Commit=$(COMMIT)
+BUILD     := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+
+.PHONY: run build test test-short check cross bench fuzz clean
+
+## run: build and start a gateway on the defaults (TLS MQTT :8883, API :8443, data ./perch-data)
+run: build
+	./bin/perch serve
+
+## build: the perch binary for this machine, in bin/
+build:
+	$(BUILD) -o bin/perch ./cmd/perch
+
+## test: every test, with the race detector
+test:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+## test-short: the fast subset
+test-short:
+	$(GO) test -short -count=1 ./...
+
+## check: formatting, vet, staticcheck, tidy go.mod, cross builds
+check: cross
+	@out=$$(gofmt -l cmd gateway); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	@cp go.mod /tmp/perch-go.mod.bak; cp go.sum /tmp/perch-go.sum.bak; \
+	$(GO) mod tidy; \
+	if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changed go.mod/go.sum"; git diff -- go.mod go.sum | head -40; exit 1; fi
+
+## cross: static binaries for the Raspberry Pi generations and amd64, in dist/
+cross:
+	GOOS=linux GOARCH=arm GOARM=6 $(BUILD) -o dist/perch_linux_armv6 ./cmd/perch
+	GOOS=linux GOARCH=arm GOARM=7 $(BUILD) -o dist/perch_linux_armv7 ./cmd/perch
+	GOOS=linux GOARCH=arm64 $(BUILD) -o dist/perch_linux_arm64 ./cmd/perch
+	GOOS=linux GOARCH=amd64 $(BUILD) -o dist/perch_linux_amd64 ./cmd/perch
+
+## bench: whole-system benchmark against Mosquitto (see BENCHMARKS.md); needs mosquitto installed
+bench: build
+	$(GO) run ./cmd/perch-bench --perch ./bin/perch $(BENCHFLAGS)
+
+## fuzz: run every fuzz target for FUZZTIME each (default 20s)
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin dist

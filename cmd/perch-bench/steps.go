@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/perch-gw/perch/gateway/loadgen"
+)
+
+func micros(d time.Duration) float64 {
+	if d < 0 {
+		return math.NaN()
+	}
+	return float64(d) / float64(time.Microsecond)
+}
+
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return "; error: " + err.Error()
+}
+
+// Each step lists its metrics with Perch's goal for each. The goals are
+// proposals: ratios compare Perch with Mosquitto measured in the same run;
+// absolute values are what a gateway on a small board should manage.
+
+func throughputStep(s loadgen.Throughput) step {
+	// An unthrottled publisher can outrun a subscriber: past its queue
+	// limit a broker drops, at QoS 1 too. Perch should drop no more.
+	loss := metric{"loss", fmtPercent, goal{}}
+	if s.QoS > 0 {
+		loss.goal = atMostRatio(1)
+	}
+	return step{
+		group: "throughput",
+		label: "throughput: " + s.Name(),
+		metrics: []metric{
+			{"delivered msg/s", fmtRate, atLeastRatio(0.5)},
+			{"published msg/s", fmtRate, goal{}},
+			loss,
+			{"broker CPU per delivered msg", fmtMicros, atMostRatio(2)},
+		},
+		run: func(ctx context.Context, t loadgen.Target) (stepResult, error) {
+			r, err := s.Run(ctx, t)
+			return stepResult{
+				values: []float64{r.DeliverRate, r.PublishRate, 100 * r.Loss, micros(r.BrokerCPUPerMsg)},
+				detail: fmt.Sprintf("published %d in %s, delivered %d of %d, the last %s after publishing stopped; generator CPU %.1f µs/msg%s",
+					r.Published, r.Elapsed.Round(time.Millisecond), r.Delivered, r.Expected, r.Drain.Round(time.Millisecond),
+					micros(r.GeneratorCPUPerMsg), errText(r.Err)),
+				others: r.OtherCPU,
+			}, err
+		},
+	}
+}
+
+func latencyStep(s loadgen.Latency) step {
+	lost := metric{"lost messages", fmtCount, goal{}}
+	if s.QoS > 0 {
+		lost.goal = atMost(0, "0")
+	}
+	return step{
+		group: "latency",
+		label: "latency: " + s.Name(),
+		metrics: []metric{
+			{"p50 publish→deliver", fmtMillis, atMost(1, "1 ms")},
+			{"p90", fmtMillis, goal{}},
+			{"p99", fmtMillis, atMost(5, "5 ms")},
+			{"max", fmtMillis, goal{}},
+			lost,
+		},
+		run: func(ctx context.Context, t loadgen.Target) (stepResult, error) {
+			r, err := s.Run(ctx, t)
+			l := r.Latency
+			return stepResult{
+				values: []float64{millis(l.P50), millis(l.P90), millis(l.P99), millis(l.Max), float64(r.Lost)},
+				detail: fmt.Sprintf("sent %d at %.0f msg/s, received %d, %d ticks behind schedule; broker CPU %.1f µs/msg%s",
+					r.Sent, r.Rate, r.Received, r.Late, micros(r.BrokerCPUPerMsg), errText(r.Err)),
+				others: r.OtherCPU,
+			}, err
+		},
+	}
+}
+
+func connectStep(s loadgen.ConnectRate, offset int) step {
+	return step{
+		group: "connect",
+		label: "connect: " + s.Name(),
+		metrics: []metric{
+			{"connections/s", fmtRate, atLeast(200, "200/s")},
+			{"p50 connect time", fmtMillis, goal{}},
+			{"p99 connect time", fmtMillis, atMost(250, "250 ms")},
+			{"broker CPU per connection", fmtMicros, goal{}},
+		},
+		run: func(ctx context.Context, t loadgen.Target) (stepResult, error) {
+			t.Devices = t.Devices.Offset(offset)
+			r, err := s.Run(ctx, t)
+			c := r.ConnectTime
+			return stepResult{
+				values: []float64{r.Rate, millis(c.P50), millis(c.P99), micros(r.BrokerCPUPerConn)},
+				detail: fmt.Sprintf("%d connected, %d failed in %s; max connect time %s%s",
+					r.Connected, r.Failed, r.Elapsed.Round(time.Millisecond), c.Max.Round(time.Microsecond), errText(r.Err)),
+				others: r.OtherCPU,
+			}, err
+		},
+	}
+}
+
+func idleStep(s loadgen.Idle) step {
+	return step{
+		group: "idle",
+		label: "idle: " + s.Name(),
+		metrics: []metric{
+			{"broker RSS before", fmtMiB, goal{}},
+			{"broker RSS holding them", fmtMiB, goal{}},
+			{"memory per connection", fmtKiB, atMost(64<<10, "64 KiB")},
+			{"broker CPU while holding", fmtPercent, goal{}},
+			{"refused or dropped", fmtCount, atMost(0, "0")},
+		},
+		run: func(ctx context.Context, t loadgen.Target) (stepResult, error) {
+			r, err := s.Run(ctx, t)
+			cpu := math.NaN()
+			if r.HoldCPU >= 0 {
+				cpu = 100 * r.HoldCPU
+			}
+			return stepResult{
+				values: []float64{float64(r.RSSBefore), float64(r.RSSAfter), r.PerConn, cpu, float64(r.Failed + r.Dropped)},
+				detail: fmt.Sprintf("%d opened in %s, %d refused, %d dropped while held%s",
+					r.Opened, r.OpenTime.Round(time.Millisecond), r.Failed, r.Dropped, errText(r.Err)),
+				others: r.OtherCPU,
+			}, err
+		},
+	}
+}

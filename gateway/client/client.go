@@ -1,0 +1,165 @@
+// Package client talks to a running gateway's admin API, locally through the
+// control socket in its data dir or remotely over HTTPS with an API token.
+// The CLI uses it; so can tests and scripts written in Go.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrNotRunning means no gateway answers on the control socket.
+var ErrNotRunning = errors.New("no gateway running")
+
+// Config says how to reach a gateway. With Server empty the control socket
+// is used.
+type Config struct {
+	// Socket is the control socket path (<data-dir>/perch.sock).
+	Socket string
+	// Server is a base URL such as https://perch.local:8443.
+	Server string
+	// Token is an API token for Server.
+	Token string
+	// CAFile is the PEM CA that signed Server's certificate; the system
+	// roots are used when empty.
+	CAFile  string
+	Timeout time.Duration
+}
+
+// Client is an admin API client.
+type Client struct {
+	cfg  Config
+	base string
+	http *http.Client
+}
+
+// New builds a client; it does not connect.
+func New(cfg Config) (*Client, error) {
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	c := &Client{cfg: cfg}
+	if cfg.Server == "" {
+		if cfg.Socket == "" {
+			return nil, errors.New("client: neither a socket nor a server given")
+		}
+		tr := &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", cfg.Socket)
+			},
+		}
+		c.base = "http://perch"
+		c.http = &http.Client{Transport: tr, Timeout: cfg.Timeout}
+		return c, nil
+	}
+	if !strings.HasPrefix(cfg.Server, "https://") {
+		return nil, fmt.Errorf("client: server %q must be an https:// URL", cfg.Server)
+	}
+	if cfg.Token == "" {
+		return nil, errors.New("client: a remote server needs an API token (--token or PERCH_TOKEN)")
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("client: read CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("client: %s holds no PEM certificate", cfg.CAFile)
+		}
+		tlsConf.RootCAs = pool
+	}
+	c.base = strings.TrimRight(cfg.Server, "/")
+	c.http = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}, Timeout: cfg.Timeout}
+	return c, nil
+}
+
+// Error is an error answered by the API.
+type Error struct {
+	Status  int    `json:"status"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" && !strings.Contains(e.Message, e.Field) {
+		return e.Field + ": " + e.Message
+	}
+	return e.Message
+}
+
+// Do sends a request with an optional JSON body and decodes a JSON answer
+// into out (when not nil).
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	raw, _, err := c.Raw(ctx, method, path, body, "application/json")
+	if err != nil {
+		return err
+	}
+	if out == nil || len(raw) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("client: decode answer to %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// Raw sends a request and returns the raw answer body and content type.
+func (c *Client) Raw(ctx context.Context, method, path string, body any, accept string) ([]byte, string, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, "", fmt.Errorf("client: encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, "", fmt.Errorf("client: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", accept)
+	if c.cfg.Token != "" && c.cfg.Server != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if c.cfg.Server == "" && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)) {
+			return nil, "", fmt.Errorf("%w on %s", ErrNotRunning, c.cfg.Socket)
+		}
+		return nil, "", fmt.Errorf("client: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, "", fmt.Errorf("client: read answer: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error *Error `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) == nil && e.Error != nil {
+			return nil, "", e.Error
+		}
+		return nil, "", &Error{Status: resp.StatusCode, Code: "http", Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
+	}
+	return raw, resp.Header.Get("Content-Type"), nil
+}

@@ -1,0 +1,100 @@
+// Package config defines the gateway's configuration: one plain struct whose
+// zero value works, filled from defaults, an optional YAML file, PERCH_*
+// environment variables and command-line flags, in that order of precedence.
+package config
+
+import "time"
+
+// Config is the whole gateway configuration. Every field has a default (see
+// Default); a zero Config passed to gateway.New is completed with them.
+type Config struct {
+	// DataDir holds the registry, TLS material, the control socket and, later,
+	// bucket data. Created with mode 0700.
+	DataDir string `koanf:"data_dir" yaml:"data_dir" json:"data_dir"`
+	// Account is the gateway's account id: the MQTT user name every device
+	// logs in with, and the admin login name.
+	Account string `koanf:"account" yaml:"account" json:"account"`
+	// Hostname names the gateway in its certificate and banner; os.Hostname() when empty.
+	Hostname string `koanf:"hostname" yaml:"hostname" json:"hostname"`
+	Log      Log    `koanf:"log" yaml:"log" json:"log"`
+	TLS      TLS    `koanf:"tls" yaml:"tls" json:"tls"`
+	MQTT     MQTT   `koanf:"mqtt" yaml:"mqtt" json:"mqtt"`
+	API      API    `koanf:"api" yaml:"api" json:"api"`
+}
+
+// Log configures the gateway's log output (standard error).
+type Log struct {
+	Level  string `koanf:"level" yaml:"level" json:"level"`    // debug, info, warn, error
+	Format string `koanf:"format" yaml:"format" json:"format"` // text or json
+}
+
+// TLS configures the certificate shared by the MQTT TLS, WebSocket and API listeners.
+type TLS struct {
+	// CertFile and KeyFile replace the generated server certificate when both are set.
+	CertFile string `koanf:"cert_file" yaml:"cert_file" json:"cert_file"`
+	KeyFile  string `koanf:"key_file" yaml:"key_file" json:"key_file"`
+	// ExtraNames are additional DNS names or IP addresses for the generated certificate.
+	ExtraNames []string `koanf:"extra_names" yaml:"extra_names" json:"extra_names"`
+}
+
+// Listener is one MQTT listener.
+type Listener struct {
+	Enabled bool   `koanf:"enabled" yaml:"enabled" json:"enabled"`
+	Address string `koanf:"address" yaml:"address" json:"address"`
+	// AllowAnonymous lets clients without user name and password connect on
+	// this listener, as Mosquitto's allow_anonymous does. Off by default.
+	AllowAnonymous bool `koanf:"allow_anonymous" yaml:"allow_anonymous" json:"allow_anonymous"`
+}
+
+// MQTT configures the broker.
+type MQTT struct {
+	TLS       Listener `koanf:"tls" yaml:"tls" json:"tls"`                   // MQTT over TLS, :8883, on
+	TCP       Listener `koanf:"tcp" yaml:"tcp" json:"tcp"`                   // plain MQTT, :1883, off
+	WebSocket Listener `koanf:"websocket" yaml:"websocket" json:"websocket"` // MQTT over secure WebSocket, :8884, off
+
+	// MaxPacketSize bounds every MQTT packet, including the CONNECT; larger
+	// packets close the connection before any buffer is allocated.
+	MaxPacketSize int `koanf:"max_packet_size" yaml:"max_packet_size" json:"max_packet_size"`
+	// ConnectTimeout bounds the TLS handshake plus the CONNECT packet.
+	ConnectTimeout time.Duration `koanf:"connect_timeout" yaml:"connect_timeout" json:"connect_timeout"`
+	// MaxQueued is the per-client queue of outgoing messages; beyond it
+	// messages to that client are dropped and counted.
+	MaxQueued int `koanf:"max_queued" yaml:"max_queued" json:"max_queued"`
+	// MaxInflight bounds unacknowledged QoS 1/2 messages per client.
+	MaxInflight int `koanf:"max_inflight" yaml:"max_inflight" json:"max_inflight"`
+	// SessionExpiry is the longest a disconnected persistent session is kept.
+	SessionExpiry time.Duration `koanf:"session_expiry" yaml:"session_expiry" json:"session_expiry"`
+	// MaxClients bounds simultaneous connections (0: no limit beyond memory).
+	MaxClients int `koanf:"max_clients" yaml:"max_clients" json:"max_clients"`
+	// SysInterval is how often $SYS topics are refreshed.
+	SysInterval time.Duration `koanf:"sys_interval" yaml:"sys_interval" json:"sys_interval"`
+}
+
+// API configures the admin HTTPS API (and later the console).
+type API struct {
+	Enabled bool   `koanf:"enabled" yaml:"enabled" json:"enabled"`
+	Address string `koanf:"address" yaml:"address" json:"address"`
+	// SessionTTL is how long a console login stays valid.
+	SessionTTL time.Duration `koanf:"session_ttl" yaml:"session_ttl" json:"session_ttl"`
+}
+
+// Default returns the configuration used for every key that is not set.
+func Default() Config {
+	return Config{
+		DataDir: "./perch-data",
+		Account: "admin",
+		Log:     Log{Level: "info", Format: "text"},
+		MQTT: MQTT{
+			TLS:            Listener{Enabled: true, Address: ":8883"},
+			TCP:            Listener{Enabled: false, Address: ":1883"},
+			WebSocket:      Listener{Enabled: false, Address: ":8884"},
+			MaxPacketSize:  256 << 10,
+			ConnectTimeout: 10 * time.Second,
+			MaxQueued:      1024,
+			MaxInflight:    256,
+			SessionExpiry:  24 * time.Hour,
+			SysInterval:    30 * time.Second,
+		},
+		API: API{Enabled: true, Address: ":8443", SessionTTL: 12 * time.Hour},
+	}
+}

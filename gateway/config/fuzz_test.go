@@ -1,0 +1,151 @@
+package config
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzLoadYAML feeds random files to Load: it must not panic, must report
+// every failure with one of the package's errors, and what it loads must
+// validate without panicking and print as YAML that loads back the same.
+func FuzzLoadYAML(f *testing.F) {
+	def, err := Default().YAML()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{
+		string(def),
+		"",
+		"account: 0042\nmqtt:\n  tls: {address: \"127.0.0.1:0\", enabled: true}\n",
+		"mqtt.tls.address: :1\nmqtt:\n  tcp: &l {enabled: true}\n  websocket: *l\n",
+		"tls:\n  extra_names: [a, \"b,c\", 1]\n",
+		"tls:\n  extra_names: a, b\n",
+		"log:\n  <<: {level: debug}\n",
+		"mqtt:\n  max_packet_size: big\n  connect_timeout: 10\n",
+		"log:\n  level: info\n  level: debug\n",
+		"- a\n",
+		"? [a]\n: b\n",
+		"log:\n\tlevel: info\n",
+		"account: \"\\x00\\u2028\"\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	// One file per worker process: t.TempDir for each input is slow.
+	path := filepath.Join(f.TempDir(), "perch.yaml")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		os.WriteFile("/tmp/lastinput", data, 0o600)
+		tm := time.AfterFunc(2*time.Second, func() { buf := make([]byte, 1<<20); n := runtime.Stack(buf, true); os.WriteFile("/tmp/stack", buf[:n], 0o600); panic("slow") })
+		defer tm.Stop()
+		start := time.Now()
+		defer func() {
+			fh, _ := os.OpenFile("/tmp/durs", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+			fmt.Fprintf(fh, "%v %d\n", time.Since(start), len(data))
+			fh.Close()
+		}()
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(LoadOptions{File: path})
+		if err != nil {
+			if !isOurs(err) {
+				t.Fatalf("error wraps none of the package's errors: %v", err)
+			}
+			return
+		}
+		_ = c.Validate()
+		out, err := c.YAML()
+		if err != nil {
+			t.Fatalf("YAML of a loaded Config: %v", err)
+		}
+		if err := os.WriteFile(path, out, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		again, err := Load(LoadOptions{File: path})
+		if err != nil {
+			t.Fatalf("Load of YAML's output: %v\n%s", err, out)
+		}
+		if !reflect.DeepEqual(again, c) {
+			t.Fatalf("round trip\n%s\ngave\n%#v\nwant\n%#v", out, again, c)
+		}
+	})
+}
+
+// FuzzEnv sets one random PERCH_ variable.
+func FuzzEnv(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"DATA_DIR", "/data"},
+		{"MQTT_TLS_ADDRESS", ":8883"},
+		{"MQTT_TLS_ALLOW_ANONYMOUS", "true"},
+		{"MQTT_MAX_PACKET_SIZE", "0x10000"},
+		{"MQTT_MAX_PACKET_SIZE", "big"},
+		{"MQTT_CONNECT_TIMEOUT", "10"},
+		{"TLS_EXTRA_NAMES", "a, b,,"},
+		{"MQTT_TLS_ADRESS", "x"},
+		{"CONFIG", "/etc/perch/perch.yaml"},
+		{"", ""},
+		{"A=B", "C"},
+		{"ACCOUNT", "\xff"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	s := newSchema()
+	path := filepath.Join(f.TempDir(), "perch.yaml")
+	f.Fuzz(func(t *testing.T, name, value string) {
+		c, err := Load(LoadOptions{Env: []string{EnvPrefix + name + "=" + value}})
+		if err != nil {
+			if !isOurs(err) {
+				t.Fatalf("error wraps none of the package's errors: %v", err)
+			}
+			return
+		}
+		varName, _, _ := strings.Cut(EnvPrefix+name, "=")
+		if l := s.byEnv[varName]; l == nil && varName != EnvFile {
+			t.Fatalf("%s is no key's variable, yet Load accepted it", varName)
+		}
+		_ = c.Validate()
+		out, err := c.YAML()
+		if err != nil {
+			if utf8.ValidString(value) {
+				t.Fatalf("YAML: %v", err)
+			}
+			return
+		}
+		if err := os.WriteFile(path, out, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		again, err := Load(LoadOptions{File: path})
+		if err != nil {
+			t.Fatalf("Load of YAML's output: %v\n%s", err, out)
+		}
+		if !reflect.DeepEqual(again, c) {
+			t.Fatalf("round trip\n%s\ngave\n%#v\nwant\n%#v", out, again, c)
+		}
+	})
+}
+
+// isOurs reports whether every error joined in err wraps one of the
+// package's sentinels.
+func isOurs(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !isOurs(e) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, sentinel := range []error{ErrInvalid, ErrUnknownKey, ErrBadValue, ErrSyntax} {
+		if errors.Is(err, sentinel) {
+			return true
+		}
+	}
+	return false
+}

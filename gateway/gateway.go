@@ -1,0 +1,351 @@
+// Package gateway is Perch's composition root: it opens the data dir, makes
+// or loads the TLS material, and wires the device registry, the admin
+// access store, the MQTT broker and the admin API together.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/perch-gw/perch/gateway/access"
+	"github.com/perch-gw/perch/gateway/acl"
+	"github.com/perch-gw/perch/gateway/api"
+	"github.com/perch-gw/perch/gateway/broker"
+	"github.com/perch-gw/perch/gateway/config"
+	"github.com/perch-gw/perch/gateway/db"
+	"github.com/perch-gw/perch/gateway/pki"
+	"github.com/perch-gw/perch/gateway/registry"
+	"github.com/perch-gw/perch/gateway/secret"
+	"github.com/perch-gw/perch/gateway/throttle"
+)
+
+// File names inside the data dir.
+const (
+	DBFile     = "perch.db"
+	TLSDir     = "tls"
+	SocketFile = "perch.sock"
+)
+
+// ErrDataDir is returned when the data dir cannot be used.
+var ErrDataDir = errors.New("data dir unusable")
+
+// Gateway is a configured gateway, ready to Run.
+type Gateway struct {
+	cfg config.Config
+	log *slog.Logger
+
+	db       *db.DB
+	tls      *pki.Material
+	registry *registry.Registry
+	access   *access.Access
+	broker   *broker.Broker
+	api      *api.Server
+
+	adminPassword string
+	ready         chan struct{}
+	closeOnce     sync.Once
+	closeErr      error
+}
+
+// New prepares a gateway: everything that can fail at start (bad config,
+// data dir, corrupt registry, unreadable certificate, port in use) fails
+// here, before anything is served.
+func New(cfg config.Config, log *slog.Logger) (g *Gateway, err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.WithDefaults()
+	if cfg.Hostname == "" {
+		if cfg.Hostname, err = os.Hostname(); err != nil || cfg.Hostname == "" {
+			cfg.Hostname = "perch"
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	g = &Gateway{cfg: cfg, log: log, ready: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			g.Close()
+		}
+	}()
+
+	if err := prepareDataDir(cfg.DataDir, log); err != nil {
+		return nil, err
+	}
+	if g.db, err = db.Open(filepath.Join(cfg.DataDir, DBFile)); err != nil {
+		return nil, err
+	}
+	g.tls, err = pki.Load(pki.Config{
+		Dir:        filepath.Join(cfg.DataDir, TLSDir),
+		Hostname:   cfg.Hostname,
+		ExtraNames: cfg.TLS.ExtraNames,
+		CertFile:   cfg.TLS.CertFile,
+		KeyFile:    cfg.TLS.KeyFile,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if g.tls.Generated {
+		log.Info("created the gateway's certificate authority", "fingerprint", g.tls.Fingerprint)
+	}
+	if g.tls.Issued {
+		log.Info("issued a server certificate", "hostname", cfg.Hostname, "reason", g.tls.IssueReason)
+	}
+
+	verifier := secret.NewVerifier(0)
+	g.registry, err = registry.New(registry.Config{
+		DB:       g.db,
+		Verifier: verifier,
+		Logger:   log,
+		OnChange: g.deviceChanged,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.access, err = access.New(access.Config{
+		DB: g.db, Account: cfg.Account, Verifier: verifier, SessionTTL: cfg.API.SessionTTL, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if g.adminPassword, err = g.access.EnsureAdmin(); err != nil {
+		return nil, err
+	}
+
+	tlsConf := g.tls.ServerTLSConfig()
+	g.broker, err = broker.New(broker.Config{
+		Account:  cfg.Account,
+		MQTT:     cfg.MQTT,
+		TLS:      tlsConf,
+		Auth:     deviceAuth{g.registry},
+		Throttle: throttle.New(throttle.Config{}),
+		Logger:   log,
+		OnDisconnect: func(id string, at time.Time) {
+			if err := g.registry.Seen(id, at); err != nil {
+				log.Warn("could not record last seen", "device", id, "err", err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerMetrics(reg, g)
+
+	apiAddr := ""
+	if cfg.API.Enabled {
+		apiAddr = cfg.API.Address
+	}
+	g.api, err = api.New(api.Config{
+		Address:    apiAddr,
+		TLS:        tlsConf,
+		Socket:     filepath.Join(cfg.DataDir, SocketFile),
+		Registry:   g.registry,
+		Broker:     g.broker,
+		Access:     g.access,
+		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Info:       g.info,
+		Logger:     log,
+		SessionTTL: cfg.API.SessionTTL,
+		Throttle:   throttle.New(throttle.Config{}),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// prepareDataDir creates the data dir with mode 0700, tightens a looser
+// one, and proves it writable.
+func prepareDataDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrDataDir, dir, err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrDataDir, dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%w: %s is not a directory", ErrDataDir, dir)
+	}
+	if st.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("%w: %s: mode %v, cannot set 0700: %w", ErrDataDir, dir, st.Mode().Perm(), err)
+		}
+		log.Info("tightened data dir permissions to 0700", "dir", dir, "was", st.Mode().Perm().String())
+	}
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("%w: %s is not writable: %w", ErrDataDir, dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// deviceChanged cuts off or updates a device's live session when its
+// registration changes.
+func (g *Gateway) deviceChanged(c registry.Change) {
+	if g.broker == nil {
+		return
+	}
+	switch {
+	case c.Kind == "deleted", c.Kind == "credentials", !c.Device.Enabled:
+		if g.broker.Disconnect(c.Device.ID) {
+			g.log.Info("disconnected device", "device", c.Device.ID, "reason", c.Kind)
+		}
+	default:
+		g.broker.SetRules(c.Device.ID, c.Device.ACL)
+	}
+}
+
+// deviceAuth adapts the registry to the broker's Authenticator.
+type deviceAuth struct{ r *registry.Registry }
+
+func (a deviceAuth) Authenticate(ctx context.Context, id, password string, cheapOnly bool) (acl.Rules, error) {
+	d, err := a.r.Authenticate(ctx, id, password, cheapOnly)
+	switch {
+	case err == nil:
+		return d.ACL, nil
+	case errors.Is(err, registry.ErrDisabled):
+		return acl.Rules{}, broker.ErrDisabled
+	case errors.Is(err, registry.ErrNotFound):
+		return acl.Rules{}, broker.ErrUnknown
+	case errors.Is(err, registry.ErrBadCredentials):
+		return acl.Rules{}, broker.ErrBadCredentials
+	}
+	return acl.Rules{}, err
+}
+
+func (a deviceAuth) Exists(id string) bool {
+	_, err := a.r.Get(id)
+	return err == nil
+}
+
+// Run serves until ctx is done or a part fails, then shuts everything down.
+// It returns nil after a requested shutdown.
+func (g *Gateway) Run(ctx context.Context) error {
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.Go(func() error { return g.broker.Run(ctx) })
+	eg.Go(func() error { return g.api.Run(ctx) })
+	close(g.ready)
+	err := eg.Wait()
+	if cerr := g.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Ready is closed once Run has started serving.
+func (g *Gateway) Ready() <-chan struct{} { return g.ready }
+
+// Close stops everything and closes the database. It is safe to call more
+// than once.
+func (g *Gateway) Close() error {
+	g.closeOnce.Do(func() {
+		if g.api != nil {
+			g.api.Close()
+		}
+		if g.broker != nil {
+			g.broker.Close()
+		}
+		if g.db != nil {
+			g.closeErr = g.db.Close()
+		}
+	})
+	return g.closeErr
+}
+
+// AdminPassword is the admin password generated at this start, or "" when
+// it existed before: it is shown once, in the banner.
+func (g *Gateway) AdminPassword() string { return g.adminPassword }
+
+// Fingerprint is the SHA-256 fingerprint of the gateway's CA.
+func (g *Gateway) Fingerprint() string { return g.tls.Fingerprint }
+
+// CAPEM is the gateway's CA certificate.
+func (g *Gateway) CAPEM() []byte { return g.tls.CAPEM }
+
+// Config is the effective configuration.
+func (g *Gateway) Config() config.Config { return g.cfg }
+
+// Addrs maps each listener ("mqtt_tls", "mqtt_tcp", "mqtt_websocket",
+// "api") to its bound address.
+func (g *Gateway) Addrs() map[string]string {
+	out := make(map[string]string)
+	for _, l := range []string{broker.ListenerTLS, broker.ListenerTCP, broker.ListenerWebSocket} {
+		if a := g.broker.Addr(l); a != nil {
+			out["mqtt_"+l] = a.String()
+		}
+	}
+	if a := g.api.Addr(); a != nil {
+		out["api"] = a.String()
+	}
+	return out
+}
+
+// Socket is the path of the local control socket.
+func (g *Gateway) Socket() string { return filepath.Join(g.cfg.DataDir, SocketFile) }
+
+func (g *Gateway) info() api.Info {
+	return api.Info{
+		Account:     g.cfg.Account,
+		Hostname:    g.cfg.Hostname,
+		Fingerprint: g.tls.Fingerprint,
+		CAPEM:       g.tls.CAPEM,
+		Listeners:   g.Addrs(),
+	}
+}
+
+// Banner is the start message: where to connect and how to log in.
+func (g *Gateway) Banner() string {
+	var b strings.Builder
+	addrs := g.Addrs()
+	keys := make([]string, 0, len(addrs))
+	for k := range addrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	fmt.Fprintf(&b, "Perch gateway %q is up.\n", g.cfg.Hostname)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "  %-16s %s\n", k, displayAddr(addrs[k], g.cfg.Hostname))
+	}
+	fmt.Fprintf(&b, "  %-16s %s\n", "account id", g.cfg.Account)
+	fmt.Fprintf(&b, "  %-16s %s\n", "CA fingerprint", g.tls.Fingerprint)
+	fmt.Fprintf(&b, "  %-16s %s\n", "data dir", g.cfg.DataDir)
+	if g.adminPassword != "" {
+		fmt.Fprintf(&b, "\n  First start: the admin password is  %s\n", g.adminPassword)
+		b.WriteString("  It is shown only this once. Change it with: perch admin password\n")
+	}
+	b.WriteString("\n  Add a device:  perch device add my-sensor\n")
+	return b.String()
+}
+
+// displayAddr turns ":8883" into "hostname.local:8883" for people.
+func displayAddr(addr, host string) string {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
+		return net.JoinHostPort(host+".local", p) + "  (" + addr + ")"
+	}
+	return addr
+}

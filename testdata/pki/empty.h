@@ -1,0 +1,2 @@
+// Perch CA certificate
+static const char PERCH_CA_CERT[] = "";

@@ -1,0 +1,5 @@
+// Perch CA certificate
+static const char PERCH_CA_CERT[] =
+"-----BEGIN X-----\n"
+"\"q\\\077\n"
+"-----END X-----\n";
