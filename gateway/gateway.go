@@ -64,20 +64,22 @@ type Gateway struct {
 // New prepares a gateway: everything that can fail at start (bad config,
 // data dir, corrupt registry, unreadable certificate, port in use) fails
 // here, before anything is served.
-func New(cfg config.Config, log *slog.Logger) (g *Gateway, err error) {
+func New(cfg config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.WithDefaults()
 	if cfg.Hostname == "" {
-		if cfg.Hostname, err = os.Hostname(); err != nil || cfg.Hostname == "" {
+		if h, herr := os.Hostname(); herr == nil && h != "" {
+			cfg.Hostname = h
+		} else {
 			cfg.Hostname = "perch"
 		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	g = &Gateway{cfg: cfg, log: log, ready: make(chan struct{})}
+	g := &Gateway{cfg: cfg, log: log, ready: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			g.Close()

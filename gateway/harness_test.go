@@ -201,3 +201,25 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 var netDialer = net.Dialer{Timeout: 5 * time.Second}
+
+func (tg *testGateway) device(id string) api.Device {
+	tg.t.Helper()
+	var d api.Device
+	if err := tg.api.Do(context.Background(), "GET", "/api/v1/devices/"+id, nil, &d); err != nil {
+		tg.t.Fatal(err)
+	}
+	return d
+}
+
+func (tg *testGateway) subscriptions() int64 {
+	tg.t.Helper()
+	var st struct {
+		MQTT struct {
+			Subscriptions int64 `json:"subscriptions"`
+		} `json:"mqtt"`
+	}
+	if err := tg.api.Do(context.Background(), "GET", "/api/v1/status", nil, &st); err != nil {
+		tg.t.Fatal(err)
+	}
+	return st.MQTT.Subscriptions
+}
