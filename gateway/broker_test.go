@@ -64,7 +64,7 @@ func TestLoginMQTT311(t *testing.T) {
 
 	connect := func(user, id, pass string) error {
 		opts := mqtt3.NewClientOptions().
-			AddBroker("ssl://"+tg.addr("mqtt_tls")).
+			AddBroker("ssl://" + tg.addr("mqtt_tls")).
 			SetTLSConfig(tg.tlsConfig()).
 			SetProtocolVersion(4).
 			SetClientID(id).SetUsername(user).SetPassword(pass).
@@ -462,4 +462,50 @@ func TestGracefulStop(t *testing.T) {
 			t.Fatal("a client is still connected after stop")
 		}
 	}
+}
+
+// Stopping while clients connect and disconnect must neither panic nor
+// deadlock (mochi #488, #541) and must finish within 5 s.
+func TestStopDuringConnectStorm(t *testing.T) {
+	tg := start(t, testConfig(t))
+	d := tg.addDevice(map[string]any{"id": "stormy"})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				conn, err := tls.Dial("tcp", tg.addr("mqtt_tls"), tg.tlsConfig())
+				if err != nil {
+					continue // the listener is closing
+				}
+				c := paho.NewClient(paho.ClientConfig{Conn: conn})
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				id := d.ID
+				if n%2 == 1 {
+					id = fmt.Sprintf("ghost-%d", i) // a refused login
+				}
+				if _, err := c.Connect(ctx, &paho.Connect{ClientID: id, Username: tg.cfg.Account, UsernameFlag: true,
+					Password: []byte(d.Credentials), PasswordFlag: true, KeepAlive: 30, CleanStart: n%3 == 0}); err == nil {
+					_ = c.Disconnect(&paho.Disconnect{})
+				}
+				cancel()
+				conn.Close()
+			}
+		}(i)
+	}
+	time.Sleep(300 * time.Millisecond) // let the storm build
+	begin := time.Now()
+	tg.stop()
+	if took := time.Since(begin); took > 5*time.Second {
+		t.Fatalf("stop took %v", took)
+	}
+	close(stop)
+	wg.Wait()
 }

@@ -130,7 +130,7 @@ func kindOf(t reflect.Type) kind {
 		return kindBool
 	case t.Kind() == reflect.Int:
 		return kindInt
-	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
+	case t == reflect.TypeFor[[]string]():
 		return kindList
 	}
 	return kindUnsupported
