@@ -130,7 +130,7 @@ func (a *Access) EnsureAdmin() (string, error) {
 		if err != nil {
 			return err
 		}
-		if hash, err = secret.Hash(pw); err != nil {
+		if hash, err = secret.HashPassword(pw); err != nil {
 			return err
 		}
 		created = pw
@@ -153,7 +153,7 @@ func (a *Access) SetAdminPassword(pw string) (string, error) {
 	} else if len(pw) < minPassword || len(pw) > 256 {
 		return "", fmt.Errorf("%w: password must be %d to 256 characters", ErrInvalid, minPassword)
 	}
-	hash, err := secret.Hash(pw)
+	hash, err := secret.HashPassword(pw)
 	if err != nil {
 		return "", fmt.Errorf("access: hash password: %w", err)
 	}

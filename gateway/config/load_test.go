@@ -453,7 +453,12 @@ func TestRegisterFlags(t *testing.T) {
 			t.Errorf("--%s: %s, default %q; want %s, default %q", tt.flag, f.Value.Type(), f.DefValue, tt.typ, tt.def)
 		}
 	}
-	if u := fs.Lookup("mqtt-tls-address").Usage; u != "Listen address of MQTT over TLS. [PERCH_MQTT_TLS_ADDRESS]" {
-		t.Errorf("usage %q", u)
+	for flag, want := range map[string]string{
+		"mqtt-tls-address": "listen address of MQTT over TLS [PERCH_MQTT_TLS_ADDRESS]",
+		"tls-cert-file":    "PEM certificate that replaces the generated server certificate; needs tls.key_file [PERCH_TLS_CERT_FILE]",
+	} {
+		if u := fs.Lookup(flag).Usage; u != want {
+			t.Errorf("--%s usage %q, want %q", flag, u, want)
+		}
 	}
 }

@@ -35,7 +35,7 @@ func limits() map[string]bounds {
 		"mqtt.connect_timeout": {int64(time.Second), int64(5 * time.Minute)},
 		"mqtt.max_queued":      {1, 1_000_000},
 		"mqtt.max_inflight":    {1, 65535},
-		"mqtt.session_expiry":  {0, int64(maxSessionExpiry)},
+		"mqtt.session_expiry":  {int64(time.Second), int64(maxSessionExpiry)},
 		"mqtt.max_clients":     {0, open},
 		"mqtt.sys_interval":    {int64(time.Second), open},
 		"api.session_ttl":      {int64(time.Minute), open},

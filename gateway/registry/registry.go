@@ -421,10 +421,14 @@ func newCredentials(creds string) (plain, hash string, err error) {
 		if creds, err = secret.Generate(credentialBytes); err != nil {
 			return "", "", fmt.Errorf("registry: generate credentials: %w", err)
 		}
+		hash, err = secret.Hash(creds)
 	} else if len(creds) < MinCredentialsLen || len(creds) > 256 {
 		return "", "", &FieldError{"credentials", fmt.Sprintf("must be %d to 256 characters", MinCredentialsLen)}
+	} else {
+		// A person chose it: it may be weak however long it looks, so it
+		// always gets the slow hash.
+		hash, err = secret.HashPassword(creds)
 	}
-	hash, err = secret.Hash(creds)
 	if err != nil {
 		return "", "", fmt.Errorf("registry: hash credentials: %w", err)
 	}

@@ -24,14 +24,17 @@ const (
 // Argon2id parameters for new hashes: one pass over 16 MiB with one lane.
 //
 // Measured with BenchmarkVerifyArgon2id on the development machine (x86-64,
-// AMD EPYC "Turin" class virtual CPU, Go 1.26, x/crypto's SSE-optimised
-// BLAKE2b): about 24 ms per verification. ARM builds use the generic Go
-// code and slower cores, so expect roughly 0.1 to 0.2 s on a Pi 4 or 5
-// and most of a second on a Pi Zero: that is why [Verifier] limits how many
-// run at once and caches results, and why generated credentials avoid
-// Argon2id altogether. 16 MiB per computation also keeps a Pi Zero's 512 MB
-// safe with its single slot. The parameters are recorded in each hash, so
-// they can be raised later without breaking stored hashes.
+// 2-vCPU AMD EPYC "Turin" class VM, Go 1.26, x/crypto's SSE4.1 assembly for
+// the Argon2 compression function): about 25 ms per verification (18 to
+// 35 ms across runs on a busy host), 16 MiB allocated. ARM builds use the
+// generic Go code on slower cores; not measured here, but expect several
+// times that on a Pi 4 or 5 and most of a second on a Pi Zero. That is why
+// [Verifier] limits how many run at once and caches results, and why
+// generated credentials avoid Argon2id altogether. 16 MiB per computation
+// keeps a Pi Zero's 512 MB safe with its single slot. This is below OWASP's
+// cheapest Argon2id setting (19 MiB, two passes): a deliberate trade for
+// the smallest Pis. The parameters are recorded in each hash, so they can
+// be raised later without breaking stored hashes.
 const (
 	argonTime    = 1
 	argonMemory  = 16 * 1024 // KiB
@@ -80,12 +83,12 @@ const (
 // 0.06%, 32-byte output and [NewToken] tokens about 0.01%; a miss only
 // costs an Argon2id hash.
 //
-// The rule is a heuristic, and errs in one direction only for secrets a
-// person made up: a short password always gets Argon2id, but a long one
-// with mixed classes, such as "Greenhouse-Temp-Sensor-#3", looks random to
-// it and gets the fast scheme, which leaves it open to offline guessing if
-// the database leaks. Hash only secrets Perch generated with Hash, and
-// secrets people chose with [HashPassword].
+// The rule is a heuristic. Its misses on random secrets are harmless, but
+// it cannot recognise every password a person made up: short ones always
+// get Argon2id, yet a long one with mixed classes, such as
+// "Greenhouse-Temp-Sensor-#3", looks random to it and gets the fast scheme,
+// open to fast offline guessing if the database leaks. So use Hash for
+// secrets Perch generated and [HashPassword] for secrets people chose.
 func Hash(secret string) (string, error) {
 	return hash(secret, false, defaultArgon)
 }
@@ -173,7 +176,7 @@ func class(c byte) int {
 }
 
 // IsFast reports whether encoded is a well-formed hash in the fast scheme,
-// so that verifying a secret against it costs about a microsecond rather
+// so that verifying a secret against it costs a few microseconds rather
 // than an Argon2id computation.
 func IsFast(encoded string) bool {
 	h, err := parse(encoded)

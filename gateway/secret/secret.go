@@ -5,23 +5,23 @@
 //
 //   - Secrets that look randomly generated (see [Hash] for the rule) are
 //     stored as "$perch-sha256$<salt>$<mac>", an HMAC-SHA256 of the secret
-//     keyed by a random salt. Verifying one costs about a microsecond, which
+//     keyed by a random salt. Verifying one costs a few microseconds, which
 //     matters when a thousand boards reconnect at once after a Wi-Fi outage.
 //     This is safe for the same reason it is safe for API tokens everywhere:
 //     a secret of 128 random bits cannot be brute-forced, however fast each
 //     guess is.
-//   - Everything else, that is passwords a person chose, is stored with
-//     Argon2id in the PHC string format
+//   - Everything else is stored with Argon2id in the PHC string format
 //     "$argon2id$v=19$m=16384,t=1,p=1$<salt>$<hash>", so that a leaked
 //     database does not give away weak passwords cheaply. [HashPassword]
-//     always uses this scheme, for passwords a person chose.
+//     always uses this scheme: use it for passwords a person chose, which
+//     the rule cannot always tell from random strings.
 //
 // Salts and hashes use unpadded standard base64, as PHC strings do.
 //
 // Argon2id is expensive on purpose, so a gateway should verify through one
 // shared [Verifier], which bounds how many Argon2id computations run at once
 // and remembers secrets it has verified so a returning device costs a map
-// lookup.
+// lookup and an HMAC.
 package secret
 
 import (
@@ -78,8 +78,8 @@ const (
 // A-Z, a-z, 0-9, '_' and '-'.
 //
 // Store only Hash(token): a token always passes the high-entropy rule, so it
-// is kept with the fast HMAC-SHA256 scheme and checking one costs about a
-// microsecond. Use [TokenID] to find the id in a presented token.
+// is kept with the fast HMAC-SHA256 scheme and checking one costs a few
+// microseconds. Use [TokenID] to find the id in a presented token.
 func NewToken(prefix string) (token, id string, err error) {
 	if len(prefix) > maxTokenPrefix || !tokenPrefixOK(prefix) {
 		return "", "", fmt.Errorf("%w: token prefix %q: want at most %d characters of A-Z, a-z, 0-9, '_' and '-'", ErrInvalid, prefix, maxTokenPrefix)
