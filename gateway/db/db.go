@@ -4,9 +4,12 @@
 package db
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"io"
 	"os"
 	"time"
 
@@ -39,6 +42,9 @@ func Open(path string) (db *DB, err error) {
 			db, err = nil, fmt.Errorf("db: open %s: %w: %v", path, ErrCorrupt, r)
 		}
 	}()
+	if err := checkSize(path); err != nil {
+		return nil, err
+	}
 	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
@@ -162,4 +168,76 @@ func (d *DB) Batch(fn func(Tx) error) error {
 func Exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// bbolt's on-disk meta page, as far as checkSize needs it: a 16-byte page
+// header, then magic, version, page size, flags, root bucket (16 bytes),
+// freelist page id, the high-water page id, the txid and a checksum of the
+// meta fields before it (FNV-64a).
+const (
+	boltMagic    = 0xED0CDAED
+	metaOffset   = 16
+	metaPageSize = metaOffset + 8
+	metaPgid     = metaOffset + 40
+	metaTxid     = metaOffset + 48
+	metaChecksum = metaOffset + 56
+	metaLen      = metaChecksum + 8
+	minPageSize  = 512
+	maxPageSize  = 1 << 16
+)
+
+// checkSize refuses a database file shorter than its own meta page says.
+// bbolt maps the file and reads pages past a truncated end, which is a
+// SIGBUS (a crash no recover can catch), e.g. after a power cut on an SD
+// card that lost the file's tail.
+func checkSize(path string) error {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil // a new database
+	}
+	if err != nil {
+		return fmt.Errorf("db: open %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("db: stat %s: %w", path, err)
+	}
+	if st.Size() == 0 {
+		return nil // bbolt initialises an empty file
+	}
+	var best struct {
+		ok         bool
+		txid, need uint64
+	}
+	// The first meta page is at 0; the second one page size later.
+	buf := make([]byte, metaLen)
+	offset := int64(0)
+	for i := 0; i < 2; i++ {
+		if _, err := f.ReadAt(buf, offset); err != nil && err != io.EOF {
+			return fmt.Errorf("db: read %s: %w", path, err)
+		} else if err == io.EOF {
+			break
+		}
+		le := binary.LittleEndian
+		pageSize := le.Uint32(buf[metaPageSize:])
+		h := fnv.New64a()
+		h.Write(buf[metaOffset:metaChecksum])
+		if le.Uint32(buf[metaOffset:]) == boltMagic && h.Sum64() == le.Uint64(buf[metaChecksum:]) &&
+			pageSize >= minPageSize && pageSize <= maxPageSize {
+			if txid := le.Uint64(buf[metaTxid:]); !best.ok || txid > best.txid {
+				best.ok, best.txid, best.need = true, txid, le.Uint64(buf[metaPgid:])*uint64(pageSize)
+			}
+			offset = int64(pageSize)
+		} else if i == 0 {
+			offset = int64(os.Getpagesize())
+		}
+	}
+	if !best.ok {
+		return fmt.Errorf("db: open %s: %w: no valid meta page", path, ErrCorrupt)
+	}
+	if uint64(st.Size()) < best.need {
+		return fmt.Errorf("db: open %s: %w: truncated to %d bytes, its last commit needs %d", path, ErrCorrupt, st.Size(), best.need)
+	}
+	return nil
 }
