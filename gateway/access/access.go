@@ -76,6 +76,7 @@ type session struct {
 type Access struct {
 	cfg Config
 
+	writeMu  sync.Mutex // serialises token changes
 	mu       sync.Mutex
 	tokens   map[string]Token    // by id
 	sessions map[string]*session // by SHA-256 of the session token
@@ -234,6 +235,9 @@ func (a *Access) CreateToken(name string, readOnly bool) (Token, string, error) 
 	if !namePattern.MatchString(name) {
 		return Token{}, "", fmt.Errorf("%w: token name %q must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' and '-'", ErrInvalid, name)
 	}
+	// writeMu makes check-name-then-insert atomic across callers.
+	a.writeMu.Lock()
+	defer a.writeMu.Unlock()
 	a.mu.Lock()
 	for _, t := range a.tokens {
 		if t.Name == name {
@@ -276,13 +280,19 @@ func (a *Access) Tokens() []Token {
 	return out
 }
 
-// DeleteToken revokes a token, by id or by name.
+// DeleteToken revokes a token, by id or else by name.
 func (a *Access) DeleteToken(idOrName string) error {
+	a.writeMu.Lock()
+	defer a.writeMu.Unlock()
 	a.mu.Lock()
 	id := ""
-	for _, t := range a.tokens {
-		if t.ID == idOrName || t.Name == idOrName {
-			id = t.ID
+	if _, ok := a.tokens[idOrName]; ok {
+		id = idOrName
+	} else {
+		for _, t := range a.tokens {
+			if t.Name == idOrName {
+				id = t.ID
+			}
 		}
 	}
 	a.mu.Unlock()

@@ -157,6 +157,9 @@ func (c *Client) Raw(ctx context.Context, method, path string, body any, accept 
 			Error *Error `json:"error"`
 		}
 		if json.Unmarshal(raw, &e) == nil && e.Error != nil {
+			if e.Error.Status == 0 {
+				e.Error.Status = resp.StatusCode
+			}
 			return nil, "", e.Error
 		}
 		return nil, "", &Error{Status: resp.StatusCode, Code: "http", Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}

@@ -6,6 +6,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -87,7 +88,9 @@ type Config struct {
 	Verifier *secret.Verifier // shared verifier (cache + concurrency limit); a new one when nil
 	Logger   *slog.Logger
 	Now      func() time.Time
-	// OnChange is called after every committed change, outside any lock.
+	// OnChange is called after every committed change, in commit order,
+	// while the registry's write lock is held: it may read the registry
+	// but must not change it.
 	OnChange func(Change)
 }
 
@@ -328,7 +331,17 @@ func (r *Registry) Seen(id string, at time.Time) error {
 		return nil
 	}
 	at = at.UTC()
-	err := r.cfg.DB.Batch(func(tx db.Tx) error { return tx.Put(seenBucket, id, at) })
+	err := r.cfg.DB.Batch(func(tx db.Tx) error {
+		// Write transactions are serial: if a Delete committed since the
+		// check above, the device record is gone and nothing is written.
+		var raw json.RawMessage
+		if err := tx.Get(bucket, id, &raw); errors.Is(err, db.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		return tx.Put(seenBucket, id, at)
+	})
 	if err != nil {
 		return fmt.Errorf("registry: record last seen of %q: %w", id, err)
 	}
