@@ -291,6 +291,10 @@ func TestFatalErrors(t *testing.T) {
 	if err := os.WriteFile(badCert, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	aFile := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(aFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	badYAML := filepath.Join(t.TempDir(), "perch.yaml")
 	if err := os.WriteFile(badYAML, []byte("mqtt:\n  max_packet_size: big\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -305,6 +309,7 @@ func TestFatalErrors(t *testing.T) {
 		{"data dir in use", []string{"--data-dir", occupied, "--mqtt-tls-address", "127.0.0.1:0", "--api-address", "127.0.0.1:0"}, "in use by another process"},
 		{"corrupt registry", []string{"--data-dir", corrupt, "--mqtt-tls-address", "127.0.0.1:0", "--api-address", "127.0.0.1:0"}, "corrupt"},
 		{"unreadable certificate", []string{"--data-dir", t.TempDir() + "/b", "--tls-cert-file", badCert, "--tls-key-file", badCert, "--mqtt-tls-address", "127.0.0.1:0", "--api-address", "127.0.0.1:0"}, badCert},
+		{"data dir is a file", []string{"--data-dir", aFile, "--mqtt-tls-address", "127.0.0.1:0", "--api-address", "127.0.0.1:0"}, "data dir unusable"},
 		{"bad config value", []string{"--config", badYAML, "--data-dir", t.TempDir() + "/c"}, "max_packet_size"},
 	}
 	if os.Geteuid() != 0 { // root writes anywhere
