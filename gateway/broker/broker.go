@@ -70,10 +70,11 @@ type Broker struct {
 	server *mqtt.Server
 	hook   *hook
 
-	guards []*guardListener
-	addrs  map[string]net.Addr
-	wsSrv  *http.Server
-	wsLn   net.Listener
+	guards      []*guardListener
+	handshakers []*handshakeListener
+	addrs       map[string]net.Addr
+	wsSrv       *http.Server
+	wsLn        net.Listener
 
 	started   time.Time
 	closeOnce sync.Once
@@ -161,7 +162,9 @@ func (b *Broker) listen() error {
 		b.guards = append(b.guards, g)
 		var served net.Listener = g
 		if s.tls {
-			served = tls.NewListener(g, b.cfg.TLS)
+			h := newHandshakeListener(g, b.cfg.TLS)
+			b.handshakers = append(b.handshakers, h)
+			served = h
 		}
 		if err := b.server.AddListener(listeners.NewNet(s.id, served)); err != nil {
 			return fmt.Errorf("broker: add listener %s: %w", s.id, err)
@@ -281,6 +284,9 @@ func (b *Broker) Close() error {
 		for _, g := range b.guards {
 			g.closeConns()
 		}
+		for _, h := range b.handshakers {
+			h.wait()
+		}
 		for _, g := range b.guards {
 			if !g.wait(deadline) {
 				b.log.Warn("mqtt clients still open at shutdown deadline")
@@ -306,6 +312,9 @@ func (b *Broker) closeListeners() {
 	}
 	for _, g := range b.guards {
 		_ = g.Close()
+	}
+	for _, h := range b.handshakers {
+		_ = h.Close()
 	}
 }
 

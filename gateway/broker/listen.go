@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"net"
 	"sync"
 	"time"
@@ -134,3 +135,83 @@ func (l *chanListener) Close() error {
 }
 
 func (l *chanListener) Addr() net.Addr { return l.addr }
+
+// handshakeListener completes each TLS handshake on a short-lived goroutine
+// of its own before handing the connection to mochi. The handshake needs a
+// deep stack; done on mochi's per-client read goroutine, that stack would
+// stay grown for the life of every idle connection. It also means mochi
+// allocates a client (and its queue) only for connections that got through
+// the handshake.
+type handshakeListener struct {
+	inner net.Listener
+	tls   *tls.Config
+	conns chan net.Conn
+
+	done    chan struct{}
+	closer  sync.Once
+	mu      sync.Mutex
+	err     error // the inner listener's Accept error, once it stopped
+	stopped chan struct{}
+	wg      sync.WaitGroup
+}
+
+func newHandshakeListener(inner net.Listener, cfg *tls.Config) *handshakeListener {
+	l := &handshakeListener{inner: inner, tls: cfg, conns: make(chan net.Conn), done: make(chan struct{}), stopped: make(chan struct{})}
+	l.wg.Add(1)
+	go l.acceptLoop()
+	return l
+}
+
+func (l *handshakeListener) acceptLoop() {
+	defer l.wg.Done()
+	for {
+		c, err := l.inner.Accept()
+		if err != nil {
+			l.mu.Lock()
+			l.err = err
+			l.mu.Unlock()
+			close(l.stopped)
+			return
+		}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			tc := tls.Server(c, l.tls)
+			// The guard's deadline bounds the handshake.
+			if err := tc.Handshake(); err != nil {
+				c.Close()
+				return
+			}
+			select {
+			case l.conns <- tc:
+			case <-l.done:
+				tc.Close()
+			}
+		}()
+	}
+}
+
+func (l *handshakeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	case <-l.stopped:
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return nil, l.err
+	}
+}
+
+// Close stops accepting; it is safe to call more than once.
+func (l *handshakeListener) Close() error {
+	l.closer.Do(func() { close(l.done) })
+	return l.inner.Close()
+}
+
+func (l *handshakeListener) Addr() net.Addr { return l.inner.Addr() }
+
+// wait waits for the accept loop and every handshake in progress (after
+// Close, and after the guard closed their connections).
+func (l *handshakeListener) wait() { l.wg.Wait() }

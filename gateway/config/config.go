@@ -90,7 +90,7 @@ func Default() Config {
 			WebSocket:      Listener{Enabled: false, Address: ":8884"},
 			MaxPacketSize:  256 << 10,
 			ConnectTimeout: 10 * time.Second,
-			MaxQueued:      1024,
+			MaxQueued:      256,
 			MaxInflight:    256,
 			SessionExpiry:  24 * time.Hour,
 			SysInterval:    30 * time.Second,

@@ -132,9 +132,9 @@ func TestPrecedence(t *testing.T) {
 			c.MQTT.MaxQueued = 20
 			c.Log.Level = "debug"
 		}},
-		{"a flag given its default value overrides", source{file: file, args: []string{"--mqtt-max-queued=1024", "--mqtt-tls-address=:8883"}}, func(c *Config) {
+		{"a flag given its default value overrides", source{file: file, args: []string{"--mqtt-max-queued=256", "--mqtt-tls-address=:8883"}}, func(c *Config) {
 			fromFile(c)
-			c.MQTT.MaxQueued = 1024
+			c.MQTT.MaxQueued = 256
 			c.MQTT.TLS.Address = ":8883"
 		}},
 		{"bool flag", source{file: file, env: []string{"PERCH_MQTT_TCP_ENABLED=true"}, args: []string{"--api-enabled", "--mqtt-tcp-enabled=false"}}, func(c *Config) {

@@ -27,7 +27,7 @@ type MosquittoConfig struct {
 	// Devices is the number of users to create, "bench-000001" and on,
 	// each with its own random password; default 1.
 	Devices int
-	// MaxQueued is max_queued_messages (Perch's MaxQueued, 1024);
+	// MaxQueued is max_queued_messages (Perch's MaxQueued, 256);
 	// MaxInflight max_inflight_messages (Perch's MaxInflight, 256);
 	// MaxPacketSize max_packet_size (Perch's MaxPacketSize, 256 KiB).
 	MaxQueued, MaxInflight, MaxPacketSize int
@@ -73,7 +73,7 @@ func (c MosquittoConfig) withDefaults() MosquittoConfig {
 		c.Devices = 1
 	}
 	if c.MaxQueued == 0 {
-		c.MaxQueued = 1024
+		c.MaxQueued = 256
 	}
 	if c.MaxInflight == 0 {
 		c.MaxInflight = 256
