@@ -25,9 +25,8 @@ func errText(err error) string {
 	return "; error: " + err.Error()
 }
 
-// Each step lists its metrics with Perch's goal for each. The goals are
-// proposals: ratios compare Perch with Mosquitto measured in the same run;
-// absolute values are what a gateway on a small board should manage.
+// Each step lists its metrics with Perch's goal for each, as issue #2 sets
+// them: ratios compare Perch with Mosquitto measured in the same run.
 
 func throughputStep(s loadgen.Throughput) step {
 	// An unthrottled publisher can outrun a subscriber: past its queue
@@ -40,10 +39,10 @@ func throughputStep(s loadgen.Throughput) step {
 		group: "throughput",
 		label: "throughput: " + s.Name(),
 		metrics: []metric{
-			{"delivered msg/s", fmtRate, atLeastRatio(0.5)},
+			{"delivered msg/s", fmtRate, atLeastRatio(1)},
 			{"published msg/s", fmtRate, goal{}},
 			loss,
-			{"broker CPU per delivered msg", fmtMicros, atMostRatio(2)},
+			{"broker CPU per delivered msg", fmtMicros, goal{}},
 		},
 		run: func(ctx context.Context, t loadgen.Target) (stepResult, error) {
 			r, err := s.Run(ctx, t)
@@ -67,9 +66,9 @@ func latencyStep(s loadgen.Latency) step {
 		group: "latency",
 		label: "latency: " + s.Name(),
 		metrics: []metric{
-			{"p50 publish→deliver", fmtMillis, atMost(1, "1 ms")},
+			{"p50 publish→deliver", fmtMillis, goal{}},
 			{"p90", fmtMillis, goal{}},
-			{"p99", fmtMillis, atMost(5, "5 ms")},
+			{"p99", fmtMillis, atMostRatio(1)},
 			{"max", fmtMillis, goal{}},
 			lost,
 			// Below the target rate, the broker was not keeping up: the
@@ -77,7 +76,7 @@ func latencyStep(s loadgen.Latency) step {
 			{"achieved rate (msg/s)", fmtRate, atLeast(0.99*float64(s.Rate), fmt.Sprintf("%d/s", s.Rate))},
 			// At a fixed rate below capacity, CPU per message compares the
 			// brokers' efficiency without saturation effects.
-			{"broker CPU per delivered msg", fmtMicros, atMostRatio(2)},
+			{"broker CPU per delivered msg", fmtMicros, goal{}},
 		},
 		run: func(ctx context.Context, t loadgen.Target) (stepResult, error) {
 			r, err := s.Run(ctx, t)
@@ -97,9 +96,9 @@ func connectStep(s loadgen.ConnectRate, offset int) step {
 		group: "connect",
 		label: "connect: " + s.Name(),
 		metrics: []metric{
-			{"connections/s", fmtRate, atLeast(200, "200/s")},
+			{"connections/s", fmtRate, atLeast(500, "500/s")},
 			{"p50 connect time", fmtMillis, goal{}},
-			{"p99 connect time", fmtMillis, atMost(250, "250 ms")},
+			{"p99 connect time", fmtMillis, goal{}},
 			{"broker CPU per connection", fmtMicros, goal{}},
 		},
 		run: func(ctx context.Context, t loadgen.Target) (stepResult, error) {
@@ -122,8 +121,8 @@ func idleStep(s loadgen.Idle) step {
 		label: "idle: " + s.Name(),
 		metrics: []metric{
 			{"broker RSS before", fmtMiB, goal{}},
-			{"broker RSS holding them", fmtMiB, goal{}},
-			{"memory per connection", fmtKiB, atMost(64<<10, "64 KiB")},
+			{"broker RSS holding them", fmtMiB, atMost(300<<20, "300 MiB")},
+			{"memory per connection", fmtKiB, goal{}},
 			{"broker CPU while holding", fmtPercent, goal{}},
 			{"refused or dropped", fmtCount, atMost(0, "0")},
 		},

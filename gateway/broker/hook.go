@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,6 +77,9 @@ type hook struct {
 	conns    sync.Map
 	sessions sync.Map
 
+	// congestedUntil (unix ns) is set when a subscriber's queue overflowed.
+	congestedUntil atomic.Int64
+
 	authFailures atomic.Int64
 	throttled    atomic.Int64
 	rates        rates
@@ -92,6 +96,8 @@ func (h *hook) Provides(b byte) bool {
 		mqtt.OnDisconnect,
 		mqtt.OnPacketRead,
 		mqtt.OnPacketSent,
+		mqtt.OnPublish,
+		mqtt.OnPublishDropped,
 	}, []byte{b})
 }
 
@@ -349,3 +355,32 @@ func (q quietHandler) WithGroup(n string) slog.Handler { return quietHandler{q.H
 
 func floatBits(f float64) uint64 { return math.Float64bits(f) }
 func floatFrom(u uint64) float64 { return math.Float64frombits(u) }
+
+// congestionWindow is how long after a dropped message publishers are paced.
+const congestionWindow = 20 * time.Millisecond
+
+// OnPublishDropped notes that a subscriber's queue overflowed.
+func (h *hook) OnPublishDropped(*mqtt.Client, packets.Packet) {
+	h.congestedUntil.Store(time.Now().Add(congestionWindow).UnixNano())
+}
+
+// OnPublish paces publishers while subscribers' queues overflow. mochi reads
+// every publisher as fast as it can and drops what a subscriber's queue
+// cannot take; a single-threaded broker would instead read less while it is
+// busy writing. Yielding here, on the publisher's own read goroutine, lets
+// the subscribers' writers run, so overload slows the publishers rather
+// than losing their messages. It costs one atomic load otherwise.
+func (h *hook) OnPublish(_ *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	until := h.congestedUntil.Load()
+	if until == 0 {
+		return pk, nil
+	}
+	if now := time.Now().UnixNano(); now < until {
+		runtime.Gosched()
+		// A drop within the last millisecond: yielding was not enough.
+		if until-now > int64(congestionWindow-time.Millisecond) {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	return pk, nil
+}
