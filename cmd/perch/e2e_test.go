@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,8 +41,8 @@ type server struct {
 	t       *testing.T
 	dataDir string
 	cmd     *exec.Cmd
-	stdout  *bytes.Buffer
-	stderr  *bytes.Buffer
+	stdout  *syncBuffer
+	stderr  *syncBuffer
 	ready   map[string]string
 	exited  chan struct{}
 }
@@ -51,7 +52,7 @@ func serve(t *testing.T, dataDir string, extra ...string) *server {
 	readyFile := filepath.Join(t.TempDir(), "ready.json")
 	args := append([]string{"serve", "--data-dir", dataDir, "--mqtt-tls-address", "127.0.0.1:0",
 		"--api-address", "127.0.0.1:0", "--hostname", "perch-e2e", "--ready-file", readyFile}, extra...)
-	s := &server{t: t, dataDir: dataDir, cmd: exec.Command(perchBin, args...), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
+	s := &server{t: t, dataDir: dataDir, cmd: exec.Command(perchBin, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	s.cmd.Env = cleanEnv()
 	if err := s.cmd.Start(); err != nil {
@@ -80,6 +81,25 @@ func serve(t *testing.T, dataDir string, extra ...string) *server {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// syncBuffer is a bytes.Buffer that the process's output copier and the
+// test may use at the same time.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func cleanEnv() []string {
