@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 
@@ -345,7 +346,7 @@ func TestBruteForceDoesNotDelayGoodLogin(t *testing.T) {
 		wg.Add(1)
 		go func(i int, conn net.Conn) {
 			defer wg.Done()
-			c := paho.NewClient(paho.ClientConfig{Conn: conn})
+			c := paho.NewClient(paho.ClientConfig{Conn: packets.NewThreadSafeConn(conn)})
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			if _, err := c.Connect(ctx, &paho.Connect{ClientID: "victim", Username: tg.cfg.Account, UsernameFlag: true,
@@ -485,7 +486,7 @@ func TestStopDuringConnectStorm(t *testing.T) {
 				if err != nil {
 					continue // the listener is closing
 				}
-				c := paho.NewClient(paho.ClientConfig{Conn: conn})
+				c := paho.NewClient(paho.ClientConfig{Conn: packets.NewThreadSafeConn(conn)})
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 				id := d.ID
 				if n%2 == 1 {

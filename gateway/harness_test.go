@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/perch-gw/perch/gateway"
@@ -127,7 +128,10 @@ func (tg *testGateway) connect5(user, clientID, password string) (*v5, *paho.Con
 func (tg *testGateway) connect5Conn(conn net.Conn, user, clientID, password string) (*v5, *paho.Connack, error) {
 	c := &v5{msgs: make(chan *paho.Publish, 1000), disconnected: make(chan *paho.Disconnect, 1)}
 	c.Client = paho.NewClient(paho.ClientConfig{
-		Conn: conn,
+		// paho writes a packet in pieces from more than one goroutine
+		// (publishes, acks, pings): without the lock two packets can
+		// interleave on the wire, which the broker rightly calls malformed.
+		Conn: packets.NewThreadSafeConn(conn),
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 			select {
 			case c.msgs <- pr.Packet:
