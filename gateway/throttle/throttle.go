@@ -134,22 +134,33 @@ func (l *Limiter) Fail(addr string) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.sources[k]
-	if !ok {
-		if l.lru.Len() >= l.max {
-			old := l.lru.Back()
-			delete(l.sources, old.Value.(*source).key)
-			l.lru.Remove(old)
-		}
-		e = l.lru.PushFront(&source{key: k, clear: now})
-		l.sources[k] = e
-	} else {
-		l.lru.MoveToFront(e)
-	}
-	s := e.Value.(*source)
+	s := l.sourceLocked(k, now)
 	if !l.allowed(s, now) {
 		return
 	}
+	l.chargeLocked(s, now)
+}
+
+// sourceLocked finds or makes k's entry, most recently used, evicting the
+// least recently used source when full.
+func (l *Limiter) sourceLocked(k key, now time.Time) *source {
+	e, ok := l.sources[k]
+	if ok {
+		l.lru.MoveToFront(e)
+		return e.Value.(*source)
+	}
+	if l.lru.Len() >= l.max {
+		old := l.lru.Back()
+		delete(l.sources, old.Value.(*source).key)
+		l.lru.Remove(old)
+	}
+	s := &source{key: k, clear: now}
+	l.sources[k] = l.lru.PushFront(s)
+	return s
+}
+
+// chargeLocked adds one failure to s's debt.
+func (l *Limiter) chargeLocked(s *source, now time.Time) {
 	if s.clear.Before(now) {
 		s.clear = now
 	}
@@ -166,26 +177,11 @@ func (l *Limiter) Reserve(addr string) bool {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.sources[k]
-	if !ok {
-		if l.lru.Len() >= l.max {
-			old := l.lru.Back()
-			delete(l.sources, old.Value.(*source).key)
-			l.lru.Remove(old)
-		}
-		e = l.lru.PushFront(&source{key: k, clear: now})
-		l.sources[k] = e
-	} else {
-		l.lru.MoveToFront(e)
-	}
-	s := e.Value.(*source)
+	s := l.sourceLocked(k, now)
 	if !l.allowed(s, now) {
 		return false
 	}
-	if s.clear.Before(now) {
-		s.clear = now
-	}
-	s.clear = s.clear.Add(l.every)
+	l.chargeLocked(s, now)
 	return true
 }
 
