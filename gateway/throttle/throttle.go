@@ -12,9 +12,10 @@
 // rotating through a /64 does not buy fresh budgets.
 //
 // Allow does not reserve anything: attempts that pass it together are all
-// checked, and their failures count when they come back. What bounds a
-// burst of concurrent attempts is the cost of checking them (the password
-// verifier's own concurrency limit) and the caller's timeout.
+// checked. Reserve does: it charges the attempt up front, so a burst of
+// concurrent guesses from one source gets exactly its budget, and Refund
+// gives the charge back for an attempt that succeeded. The broker and the
+// console login use Reserve and Refund.
 package throttle
 
 import (
