@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -62,9 +63,20 @@ func deviceAdd(r *remote) *cobra.Command {
 			if r.json {
 				return printJSON(cmd.OutOrStdout(), d)
 			}
+			// The account id is the user name; ask for it so the output is
+			// exactly what goes into the sketch.
+			var st struct {
+				Account   string            `json:"account"`
+				Hostname  string            `json:"hostname"`
+				Listeners map[string]string `json:"listeners"`
+			}
+			_ = c.Do(cmd.Context(), "GET", "/api/v1/status", nil, &st)
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Device %q registered.\n\n", d.ID)
-			fmt.Fprintf(out, "  MQTT user name   the account id (perch status shows it)\n")
+			if _, port, err := net.SplitHostPort(st.Listeners["mqtt_tls"]); err == nil && st.Hostname != "" {
+				fmt.Fprintf(out, "  MQTT broker      %s.local, port %s (TLS; trust `perch ca export`)\n", st.Hostname, port)
+			}
+			fmt.Fprintf(out, "  MQTT user name   %s\n", st.Account)
 			fmt.Fprintf(out, "  MQTT client id   %s\n", d.ID)
 			fmt.Fprintf(out, "  MQTT password    %s\n\n", d.Credentials)
 			fmt.Fprintln(out, "The password is shown only now. `perch device credentials "+d.ID+"` makes a new one.")
