@@ -174,19 +174,7 @@ func deviceRemove(r *remote) *cobra.Command {
 		Short:   "Delete devices (their live connections are cut off)",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := r.client()
-			if err != nil {
-				return err
-			}
-			for _, id := range args {
-				if err := c.Do(cmd.Context(), "DELETE", "/api/v1/devices/"+url.PathEscape(id), nil, nil); err != nil {
-					return err
-				}
-				if !r.json {
-					fmt.Fprintf(cmd.OutOrStdout(), "Deleted device %q.\n", id)
-				}
-			}
-			return nil
+			return r.deleteEach(cmd, "/api/v1/devices/", "Deleted device %q.\n", args)
 		},
 	}
 }

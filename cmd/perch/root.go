@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,24 @@ func (r *remote) client() (*client.Client, error) {
 		Token:  r.token,
 		CAFile: ca,
 	})
+}
+
+// deleteEach deletes base+id for every id, stopping at the first error, and
+// says what it did unless --json.
+func (r *remote) deleteEach(cmd *cobra.Command, base, done string, ids []string) error {
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := c.Do(cmd.Context(), "DELETE", base+url.PathEscape(id), nil, nil); err != nil {
+			return err
+		}
+		if !r.json {
+			fmt.Fprintf(cmd.OutOrStdout(), done, id)
+		}
+	}
+	return nil
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -71,19 +70,7 @@ func newToken(r *remote) *cobra.Command {
 		Short:   "Revoke API tokens",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := r.client()
-			if err != nil {
-				return err
-			}
-			for _, id := range args {
-				if err := c.Do(cmd.Context(), "DELETE", "/api/v1/tokens/"+url.PathEscape(id), nil, nil); err != nil {
-					return err
-				}
-				if !r.json {
-					fmt.Fprintf(cmd.OutOrStdout(), "Revoked token %q.\n", id)
-				}
-			}
-			return nil
+			return r.deleteEach(cmd, "/api/v1/tokens/", "Revoked token %q.\n", args)
 		},
 	}
 	cmd.AddCommand(create, list, rm)
