@@ -403,12 +403,13 @@ func (b *Broker) Stats() Stats {
 		Retained:         atomic.LoadInt64(&info.Retained),
 		MessagesIn:       atomic.LoadInt64(&info.MessagesReceived),
 		MessagesOut:      atomic.LoadInt64(&info.MessagesSent),
-		MessagesDropped:  atomic.LoadInt64(&info.MessagesDropped),
-		BytesIn:          atomic.LoadInt64(&info.BytesReceived),
-		BytesOut:         atomic.LoadInt64(&info.BytesSent),
-		InRate:           in,
-		OutRate:          out,
-		AuthFailures:     b.hook.authFailures.Load(),
-		Throttled:        b.hook.throttled.Load(),
+		// mochi counts queue overflows and in-flight-window overflows apart.
+		MessagesDropped: atomic.LoadInt64(&info.MessagesDropped) + atomic.LoadInt64(&info.InflightDropped),
+		BytesIn:         atomic.LoadInt64(&info.BytesReceived),
+		BytesOut:        atomic.LoadInt64(&info.BytesSent),
+		InRate:          in,
+		OutRate:         out,
+		AuthFailures:    b.hook.authFailures.Load(),
+		Throttled:       b.hook.throttled.Load(),
 	}
 }

@@ -79,6 +79,8 @@ type hook struct {
 
 	// congestedUntil (unix ns) is set when a subscriber's queue overflowed.
 	congestedUntil atomic.Int64
+	// inflightDropped is the last seen value of mochi's InflightDropped.
+	inflightDropped atomic.Int64
 
 	authFailures atomic.Int64
 	throttled    atomic.Int64
@@ -331,7 +333,9 @@ type quietHandler struct{ slog.Handler }
 func (q quietHandler) Handle(ctx context.Context, r slog.Record) error {
 	if r.Level < slog.LevelError && r.Level > slog.LevelDebug {
 		switch r.Message {
-		case "", "error processing packet", "client disconnected", "failed publishing packet":
+		case "", "error processing packet", "client disconnected", "failed publishing packet",
+			// once per message dropped under overload; counted in Stats
+			"client store quota reached", "packet ids exhausted":
 			r.Level = slog.LevelDebug
 		}
 	}
@@ -371,6 +375,14 @@ func (h *hook) OnPublishDropped(*mqtt.Client, packets.Packet) {
 // the subscribers' writers run, so overload slows the publishers rather
 // than losing their messages. It costs one atomic load otherwise.
 func (h *hook) OnPublish(_ *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	// A subscriber's in-flight window overflowing (QoS 1 and 2) is counted
+	// by mochi but has no hook: notice it from the counter.
+	if h.b != nil {
+		if d := atomic.LoadInt64(&h.b.server.Info.InflightDropped); d != h.inflightDropped.Load() {
+			h.inflightDropped.Store(d)
+			h.OnPublishDropped(nil, pk)
+		}
+	}
 	until := h.congestedUntil.Load()
 	if until == 0 {
 		return pk, nil

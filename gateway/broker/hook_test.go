@@ -1,10 +1,14 @@
 package broker
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/perch-gw/perch/gateway/acl"
 )
 
 // Publishers are paced only after a subscriber's queue overflowed, and only
@@ -45,5 +49,36 @@ func TestPacketSize(t *testing.T) {
 		if got := packetSize(tc.remaining); got != tc.want {
 			t.Errorf("packetSize(%d) = %d, want %d", tc.remaining, got, tc.want)
 		}
+	}
+}
+
+type noAuth struct{}
+
+func (noAuth) Authenticate(context.Context, string, string, bool) (acl.Rules, error) {
+	return acl.Rules{}, ErrUnknown
+}
+func (noAuth) Exists(string) bool { return false }
+
+// A QoS 1 in-flight window overflowing has no mochi hook; the broker notices
+// it from mochi's counter and paces publishers just the same.
+func TestInflightDropPaces(t *testing.T) {
+	b, err := New(Config{Auth: noAuth{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	pk := packets.Packet{TopicName: "a"}
+	if _, err := b.hook.OnPublish(nil, pk); err != nil || b.hook.congestedUntil.Load() != 0 {
+		t.Fatalf("congested without a drop (%v)", err)
+	}
+	atomic.AddInt64(&b.server.Info.InflightDropped, 1)
+	if _, err := b.hook.OnPublish(nil, pk); err != nil {
+		t.Fatal(err)
+	}
+	if b.hook.congestedUntil.Load() <= time.Now().UnixNano() {
+		t.Fatal("an in-flight drop did not start pacing")
+	}
+	if got := b.Stats().MessagesDropped; got != 1 {
+		t.Fatalf("dropped = %d, want the in-flight drop counted", got)
 	}
 }
