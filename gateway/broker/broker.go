@@ -207,7 +207,8 @@ func (b *Broker) wsHandler(cl *chanListener) http.Handler {
 		if err != nil {
 			return // Accept has written the HTTP error
 		}
-		c.SetReadLimit(int64(b.cfg.MQTT.MaxPacketSize) + 8)
+		// NetConn streams frames without buffering whole messages (it lifts
+		// the read limit), so mochi's packet size check applies as on TCP.
 		// The request context ends when the handler returns; the conn must
 		// outlive it, so it gets its own, cancelled when mochi closes it.
 		ctx, cancel := context.WithCancel(context.Background())
