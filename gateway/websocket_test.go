@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 
@@ -53,5 +54,39 @@ func TestWebSocketListener(t *testing.T) {
 	}
 	if _, _, err := dial("wrong-password"); err == nil {
 		t.Fatal("wrong password accepted over websocket")
+	}
+}
+
+// A CONNECT header claiming 200 MB over WebSocket is refused before any
+// buffer is allocated, as on TCP.
+func TestWebSocketHugeHeader(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MQTT.WebSocket.Enabled = true
+	cfg.MQTT.WebSocket.Address = "127.0.0.1:0"
+	tg := start(t, cfg)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < 4; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ws, _, err := websocket.Dial(ctx, "wss://"+tg.addr("mqtt_websocket")+"/mqtt", &websocket.DialOptions{
+			HTTPClient:   &http.Client{Transport: &http.Transport{TLSClientConfig: tg.tlsConfig()}},
+			Subprotocols: []string{"mqtt"},
+		})
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		// CONNECT with remaining length 200,000,000.
+		_ = ws.Write(ctx, websocket.MessageBinary, []byte{0x10, 0x80, 0x84, 0xaf, 0x5f, 0, 4, 'M', 'Q', 'T', 'T'})
+		if _, _, err := ws.Read(ctx); err == nil {
+			t.Error("broker answered a 200 MB CONNECT")
+		}
+		cancel()
+		ws.CloseNow()
+	}
+	runtime.ReadMemStats(&after)
+	if grow := int64(after.HeapAlloc) - int64(before.HeapAlloc); grow > 20<<20 {
+		t.Fatalf("heap grew by %d MB", grow>>20)
 	}
 }
