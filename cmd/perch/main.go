@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/perch-gw/perch/gateway/client"
@@ -21,7 +22,10 @@ func main() {
 		if errors.Is(err, client.ErrNotRunning) {
 			fmt.Fprintf(os.Stderr, "perch: %v; start one with `perch serve` (or `make run`), or pass --data-dir\n", err)
 		} else {
-			fmt.Fprintf(os.Stderr, "perch: %v\n", err)
+			// One line per problem (a bad config can have several).
+			for _, line := range strings.Split(err.Error(), "\n") {
+				fmt.Fprintf(os.Stderr, "perch: %s\n", line)
+			}
 		}
 		os.Exit(1)
 	}
