@@ -218,21 +218,29 @@ func (d *Decoder) object() error {
 			return err
 		}
 		d.path = d.path[:base]
-		d.skipSpace()
-		if d.pos < len(d.data) {
-			switch d.data[d.pos] {
-			case ',':
-				d.pos++
-				d.skipSpace()
-				continue
-			case '}':
-				d.pos++
-				d.depth--
-				return nil
-			}
+		if more, err := d.next('}', "after an object member"); !more {
+			return err
 		}
-		return d.syntax("after an object member")
 	}
+}
+
+// next consumes what follows a member or element: a ',' (more is true) or
+// the closing byte (the container ends), anything else is a syntax error.
+func (d *Decoder) next(closing byte, what string) (more bool, err error) {
+	d.skipSpace()
+	if d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ',':
+			d.pos++
+			d.skipSpace()
+			return true, nil
+		case closing:
+			d.pos++
+			d.depth--
+			return false, nil
+		}
+	}
+	return false, d.syntax(what)
 }
 
 // array decodes the array at d.pos.
@@ -257,20 +265,9 @@ func (d *Decoder) array() error {
 			return err
 		}
 		d.path = d.path[:base]
-		d.skipSpace()
-		if d.pos < len(d.data) {
-			switch d.data[d.pos] {
-			case ',':
-				d.pos++
-				d.skipSpace()
-				continue
-			case ']':
-				d.pos++
-				d.depth--
-				return nil
-			}
+		if more, err := d.next(']', "after an array element"); !more {
+			return err
 		}
-		return d.syntax("after an array element")
 	}
 }
 
