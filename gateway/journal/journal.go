@@ -327,12 +327,50 @@ func (j *Journal) AppendSync(rec []byte) (Pos, error) {
 	return p, c.err
 }
 
+// Ticket identifies an appended record for [Journal.Wait]: it lets a
+// caller append while holding its own lock (so that its order and the
+// journal's agree) and wait for the disk after releasing it.
+type Ticket struct {
+	seq uint64
+	c   *commit
+}
+
+// AppendTicket appends rec like Append and returns a ticket to wait on.
+func (j *Journal) AppendTicket(rec []byte) (Pos, Ticket, error) {
+	p, c, seq, err := j.appendSeq(rec)
+	return p, Ticket{seq: seq, c: c}, err
+}
+
+// Wait waits until the ticket's record has been written to the kernel (it
+// then survives kill -9) or, when durable is true, fsynced (it then survives
+// power loss). It returns the journal's write or fsync failure, if any.
+func (j *Journal) Wait(t Ticket, durable bool) error {
+	if durable {
+		<-t.c.done
+		return t.c.err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.stats.Written < t.seq && j.err == nil {
+		j.written.Wait()
+	}
+	if j.stats.Written >= t.seq {
+		return nil
+	}
+	return j.err
+}
+
 func (j *Journal) append(rec []byte) (Pos, *commit, error) {
+	p, c, _, err := j.appendSeq(rec)
+	return p, c, err
+}
+
+func (j *Journal) appendSeq(rec []byte) (Pos, *commit, uint64, error) {
 	switch {
 	case len(rec) == 0:
-		return Pos{}, nil, fmt.Errorf("journal: append: %w", ErrEmpty)
+		return Pos{}, nil, 0, fmt.Errorf("journal: append: %w", ErrEmpty)
 	case len(rec) > MaxRecordSize:
-		return Pos{}, nil, fmt.Errorf("journal: append: %d bytes, more than %d: %w", len(rec), MaxRecordSize, ErrTooLarge)
+		return Pos{}, nil, 0, fmt.Errorf("journal: append: %d bytes, more than %d: %w", len(rec), MaxRecordSize, ErrTooLarge)
 	}
 	var hdr [headerSize]byte
 	putHeader(hdr[:], rec)
@@ -344,7 +382,7 @@ func (j *Journal) append(rec []byte) (Pos, *commit, error) {
 	}
 	if err := j.usableLocked(); err != nil {
 		j.mu.Unlock()
-		return Pos{}, nil, err
+		return Pos{}, nil, 0, err
 	}
 	kick := len(j.pending) == 0
 	cur := &j.segs[len(j.segs)-1]
@@ -365,12 +403,12 @@ func (j *Journal) append(rec []byte) (Pos, *commit, error) {
 	j.seq++
 	j.stats.Records++
 	j.stats.Bytes += uint64(n)
-	c := j.open
+	c, seq := j.open, j.seq
 	j.mu.Unlock()
 	if kick {
 		j.kick()
 	}
-	return p, c, nil
+	return p, c, seq, nil
 }
 
 // usableLocked returns the error a call must fail with, if any.

@@ -779,3 +779,34 @@ func dirWith(t *testing.T, names ...string) string {
 	}
 	return dir
 }
+
+// A ticket's Wait(false) returns once the record is in the kernel (Stats.Written
+// covers it) even with a long SyncInterval; Wait(true) once it is fsynced.
+func TestTicketWait(t *testing.T) {
+	j := open(t, journal.Config{Dir: t.TempDir(), SyncInterval: time.Hour})
+	_, tk, err := j.AppendTicket([]byte("written"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Wait(tk, false); err != nil {
+		t.Fatal(err)
+	}
+	st := j.Stats()
+	if st.Written < 1 {
+		t.Fatalf("Wait(false) returned before the write: %+v", st)
+	}
+	if st.Synced != 0 {
+		t.Fatalf("fsynced within a one-hour interval: %+v", st)
+	}
+	done := make(chan error, 1)
+	go func() { done <- j.Wait(tk, true) }()
+	if err := j.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if j.Stats().Synced < 1 {
+		t.Fatal("Wait(true) returned before the fsync")
+	}
+}

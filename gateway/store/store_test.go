@@ -1,0 +1,267 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/perch-gw/perch/gateway/payload"
+	"github.com/perch-gw/perch/gateway/query"
+)
+
+// base is a fixed time (2026-01-01T00:00:00Z) for controlled clocks.
+const base = int64(1767225600000)
+
+func openT(t testing.TB, cfg Config) *Store {
+	t.Helper()
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func write(t testing.TB, s *Store, dev string, ts int64, kv ...any) {
+	t.Helper()
+	if err := s.Write(msg(dev, ts, kv...)); err != nil {
+		t.Fatalf("write %s@%d: %v", dev, ts, err)
+	}
+}
+
+func msg(dev string, ts int64, kv ...any) Message {
+	m := Message{Time: ts, Device: dev, Topic: "t/" + dev}
+	for i := 0; i < len(kv); i += 2 {
+		m.Fields = append(m.Fields, payload.Field{Name: kv[i].(string), Value: toF(kv[i+1])})
+	}
+	return m
+}
+
+func toF(v any) float64 {
+	switch v := v.(type) {
+	case int:
+		return float64(v)
+	case float64:
+		return v
+	}
+	panic(v)
+}
+
+type rec struct {
+	ts  int64
+	dev string
+	v   string
+}
+
+func scan(t testing.TB, s *Store, q Query) ([]string, []rec) {
+	t.Helper()
+	if q.To == 0 {
+		q.To = math.MaxInt64
+	}
+	var cols []string
+	var out []rec
+	err := s.Scan(q, func(c []string) error { cols = c; return nil }, func(r *Record) error {
+		out = append(out, rec{r.Time, r.Device, fmt.Sprint(r.Values)})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cols, out
+}
+
+func TestRoundTrip(t *testing.T) {
+	s := openT(t, Config{})
+	write(t, s, "b", base+1000, "temp", 21.5, "hum", 40)
+	write(t, s, "a", base+1000, "temp", 20)
+	write(t, s, "a", base+2000, "hum", 41)
+	cols, got := scan(t, s, Query{})
+	if fmt.Sprint(cols) != "[hum temp]" {
+		t.Fatalf("cols %v", cols)
+	}
+	want := []rec{{base + 1000, "a", "[NaN 20]"}, {base + 1000, "b", "[40 21.5]"}, {base + 2000, "a", "[41 NaN]"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got  %v\nwant %v", got, want)
+	}
+	_, got = scan(t, s, Query{Desc: true, Limit: 1, Fields: []string{"hum"}})
+	if fmt.Sprint(got) != fmt.Sprint([]rec{{base + 2000, "a", "[41]"}}) {
+		t.Fatalf("desc limit: %v", got)
+	}
+	_, got = scan(t, s, Query{Device: "b"})
+	if len(got) != 1 || got[0].dev != "b" {
+		t.Fatalf("device filter: %v", got)
+	}
+	dir := s.Dir()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openT(t, Config{Dir: dir})
+	_, got2 := scan(t, s2, Query{})
+	if fmt.Sprint(got2) != fmt.Sprint(want) {
+		t.Fatalf("after reopen: %v", got2)
+	}
+	st := s2.Stats()
+	if st.Series != 4 || st.Points != 4 || st.First != base+1000 || st.Last != base+2000 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// Defect 4: the engine hides a point that is not after its series' newest
+// one until the partition is flushed. Through the store it is visible at
+// once, in order.
+func TestOutOfOrderVisible(t *testing.T) {
+	s := openT(t, Config{})
+	for _, ts := range []int64{100, 300, 200, 300, 50} {
+		write(t, s, "d", base+ts*1000, "v", int(ts))
+	}
+	waitIdle(t, s)
+	_, got := scan(t, s, Query{})
+	want := "[{1767225650000 d [50]} {1767225700000 d [100]} {1767225800000 d [200]} {1767225900000 d [300]}]"
+	if fmt.Sprint(got) != want {
+		// both points at 300 are kept, as one record (one per time and device)
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+	if st := s.Stats(); st.Overlay == 0 {
+		t.Fatalf("expected out-of-order points held in the overlay: %+v", st)
+	}
+}
+
+// waitIdle waits until the writer has taken every pending point.
+func waitIdle(t testing.TB, s *Store) {
+	t.Helper()
+	for i := 0; ; i++ {
+		s.mu.Lock()
+		n := len(s.pending)
+		s.mu.Unlock()
+		if n == 0 {
+			s.ins.Lock() // the writer's step is done
+			s.ins.Unlock()
+			return
+		}
+		if i > 10000 {
+			t.Fatal("writer never drained")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Defect 2: concurrent InsertRows on one series lose points. Writes from
+// many goroutines all land.
+func TestConcurrentWriters(t *testing.T) {
+	s := openT(t, Config{SyncInterval: time.Second})
+	const writers, each = 8, 500
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := s.Write(msg("d", base+int64(i*writers+w), "v", 1)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	_, got := scan(t, s, Query{})
+	if len(got) != writers*each {
+		t.Fatalf("%d records, want %d", len(got), writers*each)
+	}
+}
+
+// Defect 3: the engine silently drops points older than its two writable
+// partitions, and any point at timestamp 0. The store refuses both, visibly.
+func TestTooOldRefused(t *testing.T) {
+	s := openT(t, Config{PartitionDuration: time.Minute})
+	write(t, s, "d", base, "v", 1)
+	write(t, s, "d", base+3*60_000, "v", 2) // head full: the next write rolls
+	write(t, s, "d", base+4*60_000, "v", 3)
+	write(t, s, "d", base+6*60_000, "v", 4)
+	waitIdle(t, s)
+	err := s.Write(msg("d", base+1000, "v", 9))
+	var re *RejectError
+	if !errors.As(err, &re) || re.Reason != ReasonTooOld || !errors.Is(err, ErrRejected) {
+		t.Fatalf("old point: %v", err)
+	}
+	if err := s.Write(msg("d", 0, "v", 9)); !errors.As(err, &re) || re.Reason != ReasonTooOld {
+		t.Fatalf("ts 0: %v", err)
+	}
+	if got := s.Stats().Rejected[ReasonTooOld]; got != 2 {
+		t.Fatalf("rejected count %d", got)
+	}
+	// A late point inside the writable window is kept.
+	write(t, s, "d", base+5*60_000, "v", 5)
+	_, got := scan(t, s, Query{})
+	if len(got) != 5 {
+		t.Fatalf("%v", got)
+	}
+}
+
+func TestAggregate(t *testing.T) {
+	s := openT(t, Config{PartitionDuration: time.Minute})
+	for i := range 600 { // 10 minutes at 1 Hz, 10 partitions
+		write(t, s, "d", base+int64(i)*1000, "v", i)
+	}
+	cols, got := scan(t, s, Query{Agg: query.Agg("avg"), Every: 60_000})
+	if len(cols) != 1 || len(got) != 10 {
+		t.Fatalf("%v %v", cols, got)
+	}
+	if got[0].v != "[29.5]" || got[9].v != "[569.5]" || got[3].ts != base+180_000 {
+		t.Fatalf("%v", got)
+	}
+	_, got = scan(t, s, Query{Agg: query.Agg("count")})
+	if len(got) != 1 || got[0].v != "[600]" || got[0].ts != base {
+		t.Fatalf("%v", got)
+	}
+	_, got = scan(t, s, Query{Agg: query.Agg("max"), Every: 300_000, Desc: true, From: base + 10_000, To: base + 400_000})
+	if fmt.Sprint(got) != fmt.Sprint([]rec{{base + 300_000, "d", "[400]"}, {base, "d", "[299]"}}) {
+		t.Fatalf("%v", got)
+	}
+}
+
+func TestClear(t *testing.T) {
+	s := openT(t, Config{PartitionDuration: time.Second})
+	for i := range 100 {
+		write(t, s, "d", base+int64(i)*100, "v", i)
+	}
+	waitIdle(t, s)
+	if err := s.Clear(base+2000, base+5000); err != nil {
+		t.Fatal(err)
+	}
+	_, got := scan(t, s, Query{})
+	if len(got) != 100-31 {
+		t.Fatalf("%d left", len(got))
+	}
+	var re *RejectError
+	if err := s.Write(msg("d", base+3000, "v", 1)); !errors.As(err, &re) || re.Reason != ReasonCleared {
+		t.Fatalf("write into cleared: %v", err)
+	}
+	dir := s.Dir()
+	s.Close()
+	s = openT(t, Config{Dir: dir, PartitionDuration: time.Second})
+	if _, got := scan(t, s, Query{}); len(got) != 69 {
+		t.Fatalf("after reopen %d", len(got))
+	}
+	if err := s.Clear(0, math.MaxInt64); err != nil {
+		t.Fatal(err)
+	}
+	if _, got := scan(t, s, Query{}); len(got) != 0 {
+		t.Fatalf("after clear all %d", len(got))
+	}
+	write(t, s, "d", base, "v", 1)
+	if _, got := scan(t, s, Query{}); len(got) != 1 {
+		t.Fatalf("after clear all and write %d", len(got))
+	}
+	if st := s.Stats(); st.Series != 1 {
+		t.Fatalf("%+v", st)
+	}
+	_ = filepath.Join
+}
