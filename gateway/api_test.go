@@ -62,6 +62,7 @@ func (tg *testGateway) token(name string, readOnly bool) string {
 func TestAPIAuthOnEveryRoute(t *testing.T) {
 	tg := start(t, testConfig(t))
 	tg.addDevice(map[string]any{"id": "d1"})
+	tg.addBucket(map[string]any{"id": "b1", "topic": "x/#"})
 	c := tg.https(nil)
 	routes := []struct{ method, path string }{
 		{"GET", "/api/v1/status"}, {"GET", "/api/v1/ca"}, {"GET", "/api/v1/devices"}, {"POST", "/api/v1/devices"},
@@ -69,6 +70,9 @@ func TestAPIAuthOnEveryRoute(t *testing.T) {
 		{"POST", "/api/v1/devices/d1/credentials"}, {"GET", "/api/v1/tokens"}, {"POST", "/api/v1/tokens"},
 		{"DELETE", "/api/v1/tokens/x"}, {"PUT", "/api/v1/admin/password"}, {"POST", "/api/v1/logout"},
 		{"GET", "/metrics"}, {"GET", "/api/v1/nonexistent"}, {"GET", "/"},
+		{"GET", "/api/v1/buckets"}, {"POST", "/api/v1/buckets"}, {"GET", "/api/v1/buckets/b1"},
+		{"PATCH", "/api/v1/buckets/b1"}, {"DELETE", "/api/v1/buckets/b1"}, {"GET", "/api/v1/buckets/b1/data"},
+		{"POST", "/api/v1/buckets/b1/data"}, {"DELETE", "/api/v1/buckets/b1/data"}, {"GET", "/api/v1/buckets/b1/stream"},
 	}
 	for _, r := range routes {
 		for name, hdr := range map[string]map[string]string{
@@ -83,9 +87,9 @@ func TestAPIAuthOnEveryRoute(t *testing.T) {
 			}
 		}
 	}
-	// the device is still there
-	if tg.device("d1").ID != "d1" {
-		t.Fatal("device gone")
+	// the device and the bucket are still there
+	if tg.device("d1").ID != "d1" || tg.bucket("b1").ID != "b1" {
+		t.Fatal("device or bucket gone")
 	}
 }
 

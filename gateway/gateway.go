@@ -25,6 +25,7 @@ import (
 	"github.com/perch-gw/perch/gateway/acl"
 	"github.com/perch-gw/perch/gateway/api"
 	"github.com/perch-gw/perch/gateway/broker"
+	"github.com/perch-gw/perch/gateway/bucket"
 	"github.com/perch-gw/perch/gateway/config"
 	"github.com/perch-gw/perch/gateway/db"
 	"github.com/perch-gw/perch/gateway/pki"
@@ -38,6 +39,8 @@ const (
 	DBFile     = "perch.db"
 	TLSDir     = "tls"
 	SocketFile = "perch.sock"
+	// BucketsDir holds one store per data bucket.
+	BucketsDir = "buckets"
 )
 
 // ErrDataDir is returned when the data dir cannot be used.
@@ -52,6 +55,7 @@ type Gateway struct {
 	tls      *pki.Material
 	registry *registry.Registry
 	access   *access.Access
+	buckets  *bucket.Manager
 	broker   *broker.Broker
 	api      *api.Server
 
@@ -129,8 +133,19 @@ func New(cfg config.Config, log *slog.Logger) (_ *Gateway, err error) {
 		return nil, err
 	}
 
+	g.buckets, err = bucket.New(bucket.Config{
+		DB:           g.db,
+		Dir:          filepath.Join(cfg.DataDir, BucketsDir),
+		SyncInterval: time.Second,
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	tlsConf := g.tls.ServerTLSConfig()
 	g.broker, err = broker.New(broker.Config{
+		Recorder: g.buckets,
 		Account:  cfg.Account,
 		MQTT:     cfg.MQTT,
 		TLS:      tlsConf,
@@ -160,6 +175,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Gateway, err error) {
 		TLS:        tlsConf,
 		Socket:     filepath.Join(cfg.DataDir, SocketFile),
 		Registry:   g.registry,
+		Buckets:    g.buckets,
 		Broker:     g.broker,
 		Access:     g.access,
 		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
@@ -268,8 +284,16 @@ func (g *Gateway) Close() error {
 		if g.broker != nil {
 			g.broker.Close()
 		}
+		if g.buckets != nil {
+			if err := g.buckets.Close(); err != nil {
+				g.log.Error("closing the buckets", "err", err)
+				g.closeErr = err
+			}
+		}
 		if g.db != nil {
-			g.closeErr = g.db.Close()
+			if err := g.db.Close(); g.closeErr == nil {
+				g.closeErr = err
+			}
 		}
 	})
 	return g.closeErr

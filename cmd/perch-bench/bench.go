@@ -28,7 +28,7 @@ type options struct {
 }
 
 // scenarioNames returns the groups --only accepts, in the order they run.
-func scenarioNames() []string { return []string{"idle", "connect", "throughput", "latency"} }
+func scenarioNames() []string { return []string{"idle", "connect", "throughput", "latency", "ingest"} }
 
 // step is one scenario run against each broker.
 type step struct {
@@ -123,6 +123,10 @@ func newPlan(o options) (plan, error) {
 			p.steps = append(p.steps, latencyStep(loadgen.Latency{Rate: o.rate, QoS: qos, Duration: dur}))
 		}
 		desc = append(desc, fmt.Sprintf("latency %d msg/s for %s", o.rate, dur))
+	}
+	if want["ingest"] {
+		p.steps = append(p.steps, ingestStep(loadgen.Ingest{Publishers: 10, Duration: dur}))
+		desc = append(desc, fmt.Sprintf("ingest %s with and without a bucket", dur))
 	}
 	if len(p.steps) == 0 {
 		return p, errors.New("no scenario selected")

@@ -64,6 +64,8 @@ func fmtMicros(v float64) string  { return strconv.FormatFloat(v, 'f', 1, 64) + 
 func fmtMillis(v float64) string  { return strconv.FormatFloat(v, 'f', 2, 64) + " ms" }
 func fmtMiB(v float64) string     { return strconv.FormatFloat(v/(1<<20), 'f', 1, 64) + " MiB" }
 func fmtKiB(v float64) string     { return strconv.FormatFloat(v/(1<<10), 'f', 1, 64) + " KiB" }
+func fmtBytes(v float64) string   { return strconv.FormatFloat(v, 'f', 2, 64) + " B" }
+func fmtRatio(v float64) string   { return strconv.FormatFloat(v, 'f', 2, 64) + "×" }
 
 // group writes n with thousands separated by thin spaces: 12 345.
 func group(n int64) string {

@@ -141,3 +141,58 @@ func idleStep(s loadgen.Idle) step {
 		},
 	}
 }
+
+// ingestStep publishes 10-field JSON at QoS 1, first with no bucket and
+// then (on Perch) into a bucket, back to back, so the slowdown the bucket
+// costs is measured in one run (issue #3).
+func ingestStep(s loadgen.Ingest) step {
+	return step{
+		group: "ingest",
+		label: "ingest: " + s.Name(),
+		metrics: []metric{
+			{"acked msg/s, no bucket", fmtRate, goal{}},
+			{"acked msg/s, into a bucket", fmtRate, atLeast(20000, "20,000/s")},
+			{"points stored/s", fmtRate, atLeast(200000, "200,000/s")},
+			{"slowdown from the bucket", fmtPercent, atMost(20, "20 %")},
+			{"all points queryable after", fmtMillis, goal{}},
+			{"bytes written per point", fmtBytes, goal{}},
+			{"bytes on disk per point", fmtBytes, goal{}},
+			{"write amplification", fmtRatio, atMost(4, "4×")},
+			{"broker CPU per msg, into a bucket", fmtMicros, goal{}},
+		},
+		run: func(ctx context.Context, t loadgen.Target) (stepResult, error) {
+			plain := s
+			plain.Bucket = false
+			r0, err := plain.Run(ctx, t)
+			vals := []float64{r0.PublishRate, math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()}
+			detail := fmt.Sprintf("no bucket: %d acknowledged in %s%s", r0.Published, r0.Elapsed.Round(time.Millisecond), errText(r0.Err))
+			if err != nil || t.Buckets == nil {
+				return stepResult{values: vals, detail: detail, others: r0.OtherCPU}, err
+			}
+			with := s
+			with.Bucket = true
+			r1, err := with.Run(ctx, t)
+			points := float64(r1.Stored)
+			vals[1] = r1.PublishRate
+			vals[2] = perSec(points, r1.Elapsed+r1.Queryable)
+			vals[3] = 100 * (1 - r1.PublishRate/r0.PublishRate)
+			vals[4] = millis(r1.Queryable)
+			if points > 0 {
+				vals[5] = float64(r1.Written) / points
+				vals[6] = float64(r1.DiskBytes) / points
+				vals[7] = vals[5] / vals[6]
+			}
+			vals[8] = micros(r1.BrokerCPUPerMsg)
+			detail += fmt.Sprintf("; into a bucket: %d acknowledged in %s, %d points stored, %d bytes written, %d on disk%s",
+				r1.Published, r1.Elapsed.Round(time.Millisecond), r1.Stored, r1.Written, r1.DiskBytes, errText(r1.Err))
+			return stepResult{values: vals, detail: detail, others: max(r0.OtherCPU, r1.OtherCPU)}, err
+		},
+	}
+}
+
+func perSec(n float64, d time.Duration) float64 {
+	if d <= 0 {
+		return math.NaN()
+	}
+	return n / d.Seconds()
+}

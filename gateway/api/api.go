@@ -64,10 +64,12 @@ type Config struct {
 	Socket   string
 	Registry Registry
 	Broker   Broker
-	Access   *access.Access
-	Metrics  http.Handler
-	Info     func() Info
-	Logger   *slog.Logger
+	// Buckets serves /api/v1/buckets; nil answers 404 there.
+	Buckets Buckets
+	Access  *access.Access
+	Metrics http.Handler
+	Info    func() Info
+	Logger  *slog.Logger
 	// SessionTTL is the console cookie's lifetime.
 	SessionTTL time.Duration
 	// Throttle limits failed console logins per source address.

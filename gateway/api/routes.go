@@ -42,6 +42,15 @@ func (s *Server) routes() http.Handler {
 	route("PATCH /api/v1/devices/{id}", s.updateDevice)
 	route("DELETE /api/v1/devices/{id}", s.deleteDevice)
 	route("POST /api/v1/devices/{id}/credentials", s.rotateCredentials)
+	route("GET /api/v1/buckets", s.listBuckets)
+	route("POST /api/v1/buckets", s.createBucket)
+	route("GET /api/v1/buckets/{id}", s.getBucket)
+	route("PATCH /api/v1/buckets/{id}", s.updateBucket)
+	route("DELETE /api/v1/buckets/{id}", s.deleteBucket)
+	route("GET /api/v1/buckets/{id}/data", s.readData)
+	route("POST /api/v1/buckets/{id}/data", s.writeData)
+	route("DELETE /api/v1/buckets/{id}/data", s.clearData)
+	route("GET /api/v1/buckets/{id}/stream", s.streamData)
 	route("GET /api/v1/tokens", s.listTokens)
 	route("POST /api/v1/tokens", s.createToken)
 	route("DELETE /api/v1/tokens/{id}", s.deleteToken)
@@ -66,6 +75,9 @@ func (s *Server) safe(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v) // a response cut short on purpose
+				}
 				s.log.Error("api: panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
 				writeError(w, errorf(http.StatusInternalServerError, "internal", "", "internal error"))
 			}

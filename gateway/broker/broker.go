@@ -61,6 +61,17 @@ type Config struct {
 	Logger   *slog.Logger
 	// OnDisconnect is called when a device's connection ends, with the time.
 	OnDisconnect func(deviceID string, at time.Time)
+	// Recorder, when set, stores the messages it wants (the data buckets)
+	// before they are acknowledged.
+	Recorder Recorder
+}
+
+// Recorder stores published messages. Record runs on the publisher's read
+// goroutine before the PUBACK: it may block to apply backpressure, and an
+// error means the message was not stored, so it is not acknowledged.
+type Recorder interface {
+	Matches(topic string) bool
+	Ingest(device, topic string, payload []byte, received time.Time) error
 }
 
 // Broker is a running MQTT broker.
@@ -390,6 +401,9 @@ type Stats struct {
 	OutRate          float64       `json:"messages_out_per_second"`
 	AuthFailures     int64         `json:"auth_failures"`
 	Throttled        int64         `json:"auth_throttled"`
+	// StoreFailures counts messages not acknowledged because a bucket's
+	// store failed (a full disk, say).
+	StoreFailures int64 `json:"store_failures"`
 }
 
 // Stats returns broker-wide counters and recent message rates.
@@ -411,6 +425,7 @@ func (b *Broker) Stats() Stats {
 		InRate:          in,
 		OutRate:         out,
 		AuthFailures:    b.hook.authFailures.Load(),
+		StoreFailures:   b.hook.recordFailures.Load(),
 		Throttled:       b.hook.throttled.Load(),
 	}
 }

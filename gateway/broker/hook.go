@@ -83,6 +83,8 @@ type hook struct {
 	inflightDropped atomic.Int64
 
 	authFailures atomic.Int64
+	// recordFailures counts messages the Recorder failed to store.
+	recordFailures atomic.Int64
 	throttled    atomic.Int64
 	rates        rates
 }
@@ -374,7 +376,23 @@ func (h *hook) OnPublishDropped(*mqtt.Client, packets.Packet) {
 // busy writing. Yielding here, on the publisher's own read goroutine, lets
 // the subscribers' writers run, so overload slows the publishers rather
 // than losing their messages. It costs one atomic load otherwise.
-func (h *hook) OnPublish(_ *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if h.b != nil && h.b.cfg.Recorder != nil && !cl.Net.Inline && h.b.cfg.Recorder.Matches(pk.TopicName) {
+		if err := h.b.cfg.Recorder.Ingest(cl.ID, pk.TopicName, pk.Payload, time.Now()); err != nil {
+			h.b.log.Error("mqtt: a message could not be stored; not acknowledged", "client", cl.ID, "topic", pk.TopicName, "err", err)
+			h.recordFailures.Add(1)
+			// MQTT 5 says so in the PUBACK; 3.1.1 has no way to: no
+			// PUBACK, and the client sends it again when it reconnects.
+			if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
+				return pk, packets.ErrUnspecifiedError
+			}
+			return pk, packets.ErrRejectPacket
+		}
+	}
+	return h.pace(pk)
+}
+
+func (h *hook) pace(pk packets.Packet) (packets.Packet, error) {
 	// A subscriber's in-flight window overflowing (QoS 1 and 2) is counted
 	// by mochi but has no hook: notice it from the counter.
 	if h.b != nil {

@@ -112,6 +112,8 @@ type Target struct {
 	Process *Process
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
+	// Buckets is the broker's data buckets, if it has them.
+	Buckets Buckets
 }
 
 func (t Target) log() *slog.Logger {

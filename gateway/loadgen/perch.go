@@ -274,6 +274,7 @@ func (p *Perch) Target() Target {
 		Devices: DeviceList(p.devices),
 		Process: p.proc,
 		Logger:  p.log,
+		Buckets: p.buckets(),
 	}
 }
 
