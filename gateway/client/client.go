@@ -166,3 +166,58 @@ func (c *Client) Raw(ctx context.Context, method, path string, body any, accept 
 	}
 	return raw, resp.Header.Get("Content-Type"), nil
 }
+
+// Stream sends a GET and copies the answer's body to w as it arrives, in
+// constant memory, returning the number of bytes copied. An answer other
+// than 2xx is returned as an *Error, as Do returns it, and nothing is
+// written to w. The client's timeout bounds the wait for the answer's
+// headers only, not the copy, which ctx alone ends: an export may take long.
+func (c *Client) Stream(ctx context.Context, path string, accept string, w io.Writer) (int64, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errSlow := fmt.Errorf("client: GET %s: no answer within %s", path, c.cfg.Timeout)
+	timer := time.AfterFunc(c.cfg.Timeout, func() { cancel(errSlow) })
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base+path, nil)
+	if err != nil {
+		timer.Stop()
+		return 0, fmt.Errorf("client: %w", err)
+	}
+	req.Header.Set("Accept", accept)
+	if c.cfg.Token != "" && c.cfg.Server != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	}
+	hc := *c.http
+	hc.Timeout = 0 // the timer above bounds the wait for the headers
+	resp, err := hc.Do(req)
+	if !timer.Stop() {
+		if err == nil {
+			resp.Body.Close()
+		}
+		return 0, errSlow
+	}
+	if err != nil {
+		if c.cfg.Server == "" && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)) {
+			return 0, fmt.Errorf("%w on %s", ErrNotRunning, c.cfg.Socket)
+		}
+		return 0, fmt.Errorf("client: GET %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		var e struct {
+			Error *Error `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) == nil && e.Error != nil {
+			if e.Error.Status == 0 {
+				e.Error.Status = resp.StatusCode
+			}
+			return 0, e.Error
+		}
+		return 0, &Error{Status: resp.StatusCode, Code: "http", Message: fmt.Sprintf("GET %s: %s", path, resp.Status)}
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("client: GET %s: after %d bytes: %w", path, n, err)
+	}
+	return n, nil
+}

@@ -293,7 +293,7 @@ func (c *cursor) load(w span) error {
 	if end < math.MaxInt64 {
 		end++
 	}
-	got, err := eng.Select(c.sr.key.field, c.sr.labels, w.From, end)
+	got, err := eng.Select(c.sr.metric, nil, w.From, end)
 	if err != nil && !errors.Is(err, tstorage.ErrNoDataPoints) {
 		return fmt.Errorf("store: select: %w", err)
 	}

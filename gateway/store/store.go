@@ -139,8 +139,11 @@ type span struct{ From, To int64 }
 type seriesKey struct{ field, device, topic string }
 
 type series struct {
-	key    seriesKey
-	labels []tstorage.Label
+	key seriesKey
+	// metric names the series in the engine: field, device and topic in
+	// one string. Labels would cost the engine a sort and an allocation
+	// per point (marshalMetricName).
+	metric string
 }
 
 // mpart mirrors one of the engine's in-memory partitions.
@@ -191,6 +194,10 @@ type Store struct {
 	stalls   int64
 	rejected map[Reason]int64
 	cutoff   int64 // retention: ts < cutoff is hidden
+
+	// the writer's buffers, reused from one step to the next
+	spare []row
+	rowBuf []tstorage.Row
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -366,7 +373,7 @@ func (s *Store) addSeriesLocked(id uint32, k seriesKey) {
 	for uint32(len(s.series)) <= id {
 		s.series = append(s.series, nil)
 	}
-	s.series[id] = &series{key: k, labels: []tstorage.Label{{Name: "device", Value: k.device}, {Name: "topic", Value: k.topic}}}
+	s.series[id] = &series{key: k, metric: k.field + "\x00" + k.device + "\x00" + k.topic}
 	s.byKey[k] = id
 }
 

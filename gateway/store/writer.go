@@ -251,13 +251,22 @@ func (s *Store) step() error {
 	defer s.ins.Unlock()
 	s.mu.Lock()
 	in := s.pending
-	s.pending = nil
+	s.pending = s.spare[:0]
 	calls := s.planLocked(in)
 	ser := s.series // entries are never changed once set
 	s.space.Broadcast()
 	s.mu.Unlock()
 
-	buf := make([]tstorage.Row, 0, 1024)
+	buf := s.rowBuf
+	defer func() {
+		// Keep the buffers for the next step, unless a burst made them huge.
+		if cap(buf) <= 1<<16 {
+			s.rowBuf = buf[:0]
+		}
+		if cap(in) <= 1<<16 && len(s.held) == 0 {
+			s.spare = in[:0]
+		}
+	}()
 	for _, c := range calls {
 		buf = buf[:0]
 		for _, r := range c.rows {
@@ -266,7 +275,7 @@ func (s *Store) step() error {
 				continue
 			}
 			sr := ser[r.sid]
-			buf = append(buf, tstorage.Row{Metric: sr.key.field, Labels: sr.labels, DataPoint: tstorage.DataPoint{Timestamp: r.ts, Value: r.val}})
+			buf = append(buf, tstorage.Row{Metric: sr.metric, DataPoint: tstorage.DataPoint{Timestamp: r.ts, Value: r.val}})
 		}
 		if err := s.eng.InsertRows(buf); err != nil {
 			return fmt.Errorf("store: insert: %w", err)
@@ -488,9 +497,13 @@ func (s *Store) flushedPartition(p *mpart) (partInfo, bool, error) {
 	if !mapped(filepath.Join(dir, "data")) {
 		return partInfo{}, false, nil
 	}
-	// The engine swaps the partition in after decoding meta.json; give it
-	// the moment that takes before another roll can start a flush.
-	time.Sleep(20 * time.Millisecond)
+	// The engine swaps the partition in right after decoding meta.json
+	// (one entry per series); give it that moment before another roll can
+	// start a flush that would see the partition still in memory.
+	s.mu.Lock()
+	n := len(s.series)
+	s.mu.Unlock()
+	time.Sleep(2*time.Millisecond + time.Duration(n)*2*time.Microsecond)
 	for _, f := range []string{filepath.Join(dir, "data"), filepath.Join(dir, "meta.json"), dir, s.tsDir} {
 		if err := syncPath(f); err != nil {
 			return partInfo{}, false, fmt.Errorf("store: fsync %s: %w", f, err)
