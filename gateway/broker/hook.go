@@ -85,8 +85,8 @@ type hook struct {
 	authFailures atomic.Int64
 	// recordFailures counts messages the Recorder failed to store.
 	recordFailures atomic.Int64
-	throttled    atomic.Int64
-	rates        rates
+	throttled      atomic.Int64
+	rates          rates
 }
 
 func (h *hook) ID() string { return "perch" }

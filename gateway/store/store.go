@@ -150,8 +150,8 @@ type series struct {
 type mpart struct {
 	minT, maxT int64
 	empty      bool
-	anchored   bool  // holds an anchor point (not counted as stored)
-	first      int64 // the oldest real point (minT may be the anchor's)
+	anchored   bool             // holds an anchor point (not counted as stored)
+	first      int64            // the oldest real point (minT may be the anchor's)
 	last       map[uint32]int64 // per series, the newest point visible to Select
 	overlay    []row            // points inserted out of order: invisible until flushed
 	points     int64
@@ -196,7 +196,7 @@ type Store struct {
 	cutoff   int64 // retention: ts < cutoff is hidden
 
 	// the writer's buffers, reused from one step to the next
-	spare []row
+	spare  []row
 	rowBuf []tstorage.Row
 
 	done chan struct{}
