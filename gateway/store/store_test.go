@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -263,5 +266,65 @@ func TestClear(t *testing.T) {
 	if st := s.Stats(); st.Series != 1 {
 		t.Fatalf("%+v", st)
 	}
-	_ = filepath.Join
+}
+
+// Defects 5 and 6: the engine's retention counts from a partition's flush
+// time, may never start, and deleting a partition it has mapped frees no
+// space. The store's retention hides expired points at once and truncates
+// whole expired partitions, so their blocks really are freed.
+func TestRetentionFreesSpace(t *testing.T) {
+	var now atomic.Int64
+	now.Store(base + 60_000)
+	s := openT(t, Config{PartitionDuration: time.Second, Retention: 90 * time.Second,
+		Now: func() time.Time { return time.UnixMilli(now.Load()) }})
+	for i := range 600 { // 60 s of points, 10 a second: 60 partitions
+		write(t, s, "d", base+int64(i)*100, "v", i)
+	}
+	waitIdle(t, s)
+	s.mu.Lock()
+	first := s.man.Partitions[0].Name
+	nparts := len(s.man.Partitions)
+	s.mu.Unlock()
+	held, err := os.Open(filepath.Join(s.Dir(), "ts", first, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	before := s.Stats().Bytes
+
+	now.Store(base + 140_000) // cutoff at base+50s: 50 of 60 seconds expire
+	eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.man.Partitions) < nparts-40
+	})
+	_, got := scan(t, s, Query{})
+	if len(got) == 0 || got[0].ts < base+50_000 {
+		t.Fatalf("expired points still visible: first %v of %d", got[0], len(got))
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(held.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != 0 || st.Blocks != 0 {
+		t.Fatalf("an expired partition still holds %d bytes (%d blocks)", st.Size, st.Blocks)
+	}
+	if after := s.Stats().Bytes; after >= before {
+		t.Fatalf("bytes on disk %d, before %d", after, before)
+	}
+	var re *RejectError
+	if err := s.Write(msg("d", base+1000, "v", 1)); !errors.As(err, &re) || re.Reason != ReasonExpired {
+		t.Fatalf("write before the cutoff: %v", err)
+	}
+}
+
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
