@@ -134,12 +134,17 @@ func New(cfg config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	}
 
 	g.buckets, err = bucket.New(bucket.Config{
-		DB:           g.db,
-		Dir:          filepath.Join(cfg.DataDir, BucketsDir),
-		SyncInterval: time.Second,
-		Logger:       log,
+		DB:                g.db,
+		Dir:               filepath.Join(cfg.DataDir, BucketsDir),
+		SyncInterval:      cfg.Storage.FsyncInterval,
+		PartitionDuration: cfg.Storage.PartitionDuration,
+		MaxPending:        cfg.Storage.MaxPending,
+		Logger:            log,
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := g.provision(); err != nil {
 		return nil, err
 	}
 

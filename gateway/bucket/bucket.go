@@ -324,6 +324,7 @@ type Patch struct {
 	Topic       *string
 	Retention   *Duration
 	Resolution  *Duration
+	Provisioned *bool
 }
 
 // Update applies p to a bucket. A new retention or resolution reopens its
@@ -352,6 +353,9 @@ func (m *Manager) Update(id string, p Patch) (Info, error) {
 	}
 	if p.Resolution != nil {
 		b.Resolution = *p.Resolution
+	}
+	if p.Provisioned != nil {
+		b.Provisioned = *p.Provisioned
 	}
 	if err := b.Validate(); err != nil {
 		return Info{}, err
@@ -476,6 +480,7 @@ func (m *Manager) Ingest(device, topic string, body []byte, received time.Time) 
 		if decErr != nil {
 			r, d := rejectionOf(decErr)
 			e.reject(r, d, device, topic, m.now())
+			m.log.Debug("bucket: message rejected", "bucket", e.b.ID, "device", device, "topic", topic, "reason", r, "detail", d)
 			continue
 		}
 		if err := m.write(e, res, device, topic); err != nil {
@@ -513,6 +518,7 @@ func (m *Manager) write(e *entry, res payload.Result, device, topic string) erro
 		if errors.Is(err, store.ErrRejected) {
 			r, d := rejectionOf(err)
 			e.reject(r, d, device, topic, m.now())
+			m.log.Debug("bucket: message rejected", "bucket", e.b.ID, "device", device, "topic", topic, "reason", r, "detail", d)
 			return nil
 		}
 		return fmt.Errorf("bucket %s: %w", e.b.ID, err)

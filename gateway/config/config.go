@@ -15,11 +15,17 @@ type Config struct {
 	// logs in with, and the admin login name.
 	Account string `koanf:"account" yaml:"account" json:"account"`
 	// Hostname names the gateway in its certificate and banner; os.Hostname() when empty.
-	Hostname string `koanf:"hostname" yaml:"hostname" json:"hostname"`
-	Log      Log    `koanf:"log" yaml:"log" json:"log"`
-	TLS      TLS    `koanf:"tls" yaml:"tls" json:"tls"`
-	MQTT     MQTT   `koanf:"mqtt" yaml:"mqtt" json:"mqtt"`
-	API      API    `koanf:"api" yaml:"api" json:"api"`
+	Hostname string  `koanf:"hostname" yaml:"hostname" json:"hostname"`
+	Log      Log     `koanf:"log" yaml:"log" json:"log"`
+	TLS      TLS     `koanf:"tls" yaml:"tls" json:"tls"`
+	MQTT     MQTT    `koanf:"mqtt" yaml:"mqtt" json:"mqtt"`
+	API      API     `koanf:"api" yaml:"api" json:"api"`
+	Storage  Storage `koanf:"storage" yaml:"storage" json:"storage"`
+
+	// Devices and Buckets are declared in the file only (no environment
+	// variable or flag): the gateway creates or updates them at every start.
+	Devices []DeviceSpec `koanf:"devices" yaml:"devices" json:"devices,omitempty"`
+	Buckets []BucketSpec `koanf:"buckets" yaml:"buckets" json:"buckets,omitempty"`
 }
 
 // Log configures the gateway's log output (standard error).
@@ -78,6 +84,19 @@ type API struct {
 	SessionTTL time.Duration `koanf:"session_ttl" yaml:"session_ttl" json:"session_ttl"`
 }
 
+// Storage configures the data buckets' stores.
+type Storage struct {
+	// FsyncInterval bounds what a power cut can take: acknowledged points of
+	// at most this long. 0 = fsync before every acknowledgement.
+	FsyncInterval time.Duration `koanf:"fsync_interval" yaml:"fsync_interval" json:"fsync_interval"`
+	// PartitionDuration is the time span of a bucket's storage partitions;
+	// the newest one or two are held in memory.
+	PartitionDuration time.Duration `koanf:"partition_duration" yaml:"partition_duration" json:"partition_duration"`
+	// MaxPending is how many points may wait to be compressed before
+	// publishers are slowed.
+	MaxPending int `koanf:"max_pending" yaml:"max_pending" json:"max_pending"`
+}
+
 // Default returns the configuration used for every key that is not set.
 func Default() Config {
 	return Config{
@@ -96,5 +115,10 @@ func Default() Config {
 			SysInterval:    30 * time.Second,
 		},
 		API: API{Enabled: true, Address: ":8443", SessionTTL: 12 * time.Hour},
+		Storage: Storage{
+			FsyncInterval:     time.Second,
+			PartitionDuration: time.Hour,
+			MaxPending:        256 << 10,
+		},
 	}
 }

@@ -1,5 +1,7 @@
 package config
 
+import "strconv"
+
 // descriptions is the one text per key used by the flags' help and by
 // Reference. Keep each to one sentence, without backquotes (pflag takes a
 // backquoted word as the flag's value name) or pipes (Markdown tables).
@@ -37,5 +39,33 @@ func descriptions() map[string]string {
 		"api.enabled":     "Serve the admin HTTPS API.",
 		"api.address":     "Listen address of the admin API.",
 		"api.session_ttl": "How long a console login stays valid.",
+
+		"storage.fsync_interval":     "Longest span of acknowledged points a power cut can lose; 0 to fsync before every acknowledgement.",
+		"storage.partition_duration": "Time span of a bucket's storage partitions; the newest one or two are held in memory.",
+		"storage.max_pending":        "Points that may wait to be compressed before publishers are slowed.",
+	}
+}
+
+// itemDescriptions is the text of every key of the items of the lists of
+// objects, by list and key ("devices.id"), for Reference; the same rules
+// as descriptions. TestDescriptions checks them as it does the keys.
+func itemDescriptions() map[string]string {
+	return map[string]string{
+		"devices.id":               "Device id, required and unique: 1 to 64 letters, digits, '_' or '-'; the device's MQTT client id.",
+		"devices.name":             "Name shown in listings.",
+		"devices.description":      "Free text.",
+		"devices.enabled":          "Whether the device may connect; true when left out.",
+		"devices.credentials":      "The device's MQTT password, at least " + strconv.Itoa(minCredentialsLen) + " bytes, kept in clear in the file; give this or credentials_hash.",
+		"devices.credentials_hash": "The password's hash as perch device credentials --hash prints it (it starts with $), so the file holds no password.",
+		"devices.publish":          "Topic filters the device may publish to (%c is the device id, %u the account id); left out, the default rules (#); [] grants nothing.",
+		"devices.subscribe":        "Topic filters the device may subscribe within, as for publish.",
+
+		"buckets.id":          "Bucket id, required and unique: 1 to 64 letters, digits, '_' or '-'.",
+		"buckets.name":        "Name shown in listings.",
+		"buckets.description": "Free text.",
+		"buckets.enabled":     "Whether the bucket stores what is published to its topic; true when left out.",
+		"buckets.topic":       "MQTT topic filter whose messages the bucket stores; empty for a bucket written through the API only.",
+		"buckets.retention":   "How long points are kept: days (30d), weeks (2w), a duration (12h) or 0 for forever; 365d when left out.",
+		"buckets.resolution":  "Time resolution of stored points, whole milliseconds from 1ms to 1h (100ms, 1s); 1ms when left out.",
 	}
 }

@@ -12,7 +12,9 @@ import (
 // read is reported with the os error instead (errors.Is(err, fs.ErrNotExist)).
 var (
 	// ErrInvalid: a value is out of its range or inconsistent with another
-	// (Validate).
+	// (Validate), or an item of devices or buckets is invalid (Validate and
+	// Load: a missing, bad or repeated id, bad credentials, retention or
+	// resolution).
 	ErrInvalid = errors.New("invalid configuration")
 	// ErrUnknownKey: the file has a key, or the environment a PERCH_*
 	// variable, that names no configuration key.
@@ -30,6 +32,7 @@ type problem struct {
 	key   string // "mqtt.tls.address", or the variable's name for the environment
 	msg   string
 	kind  error // one of the ErrX sentinels
+	line  int   // the line in where, for ordering; 0 when unknown
 }
 
 func (p *problem) Error() string {

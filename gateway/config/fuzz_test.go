@@ -30,6 +30,12 @@ func FuzzLoadYAML(f *testing.F) {
 		"? [a]\n: b\n",
 		"log:\n\tlevel: info\n",
 		"account: \"\\x00\\u2028\"\n",
+		"storage: {fsync_interval: 0, max_pending: 0x1000}\n",
+		"devices:\n  - id: d\n    credentials_hash: $h\n    enabled: false\n    publish: []\n    subscribe: [\"a,b\", 1]\n",
+		"devices: [{id: d, credentials: twelve-bytes, publish: &p [x]}, {id: e, credentials_hash: $h, subscribe: *p}]\n",
+		"buckets:\n  - {id: b, topic: a/#, retention: 2w, resolution: 100ms}\n  - id: c\n    retention: \"0\"\n",
+		"buckets: [{id: b}, {id: b}, {retention: 1year}, x]\n",
+		"devices:\n  - id: d\n    credential: x\n    enabled: yes\n",
 	} {
 		f.Add([]byte(seed))
 	}

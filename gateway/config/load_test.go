@@ -161,6 +161,22 @@ func TestPrecedence(t *testing.T) {
 			c.MQTT.ConnectTimeout = time.Minute
 		}},
 		{"other flags are ignored", source{args: []string{"--config=x.yaml"}}, nil},
+		{"storage: flag over env over file", source{
+			file: "storage:\n  fsync_interval: 2s\n  partition_duration: 30m\n  max_pending: 5000\n",
+			env:  []string{"PERCH_STORAGE_FSYNC_INTERVAL=3s", "PERCH_STORAGE_MAX_PENDING=6000"},
+			args: []string{"--storage-fsync-interval=0", "--storage-partition-duration", "6h"},
+		}, func(c *Config) {
+			c.Storage = Storage{FsyncInterval: 0, PartitionDuration: 6 * time.Hour, MaxPending: 6000}
+		}},
+		{"lists come from the file alone", source{
+			file: "devices:\n  - id: d1\n    credentials_hash: $x\n",
+			env:  []string{"PERCH_MQTT_MAX_QUEUED=20"},
+			args: []string{"--storage-max-pending=2000"},
+		}, func(c *Config) {
+			c.Devices = []DeviceSpec{{ID: "d1", CredentialsHash: "$x"}}
+			c.MQTT.MaxQueued = 20
+			c.Storage.MaxPending = 2000
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,6 +214,10 @@ func TestEnv(t *testing.T) {
 		{"PERCH_MQTT_SESSION_EXPIRY=0", func(c *Config) { c.MQTT.SessionExpiry = 0 }},
 		{"PERCH_MQTT_MAX_CLIENTS=100", func(c *Config) { c.MQTT.MaxClients = 100 }},
 		{"PERCH_API_SESSION_TTL=1h30m", func(c *Config) { c.API.SessionTTL = 90 * time.Minute }},
+		{"PERCH_STORAGE_FSYNC_INTERVAL=0", func(c *Config) { c.Storage.FsyncInterval = 0 }},
+		{"PERCH_STORAGE_FSYNC_INTERVAL=250ms", func(c *Config) { c.Storage.FsyncInterval = 250 * time.Millisecond }},
+		{"PERCH_STORAGE_PARTITION_DURATION=2h", func(c *Config) { c.Storage.PartitionDuration = 2 * time.Hour }},
+		{"PERCH_STORAGE_MAX_PENDING=1000", func(c *Config) { c.Storage.MaxPending = 1000 }},
 		// Not ours: ignored.
 		{"PERCH_CONFIG=/etc/perch/perch.yaml", nil},
 		{"PERCH_SERVER=https://x", nil},
@@ -241,6 +261,15 @@ func TestEnvErrors(t *testing.T) {
 			`config: environment: PERCH_MQTT_CONNECT_TIMEOUT: cannot parse "10" as duration (a number with a unit: 10s, 5m, 1h)`},
 		{[]string{"PERCH_MQTT_MAX_QUEUED="}, ErrBadValue,
 			`config: environment: PERCH_MQTT_MAX_QUEUED: cannot parse "" as int`},
+		{[]string{"PERCH_STORAGE_FSYNC_INTERVAL=1"}, ErrBadValue,
+			`config: environment: PERCH_STORAGE_FSYNC_INTERVAL: cannot parse "1" as duration (a number with a unit: 10s, 5m, 1h)`},
+		{[]string{"PERCH_STORAGE_MAX_PENDING=lots"}, ErrBadValue,
+			`config: environment: PERCH_STORAGE_MAX_PENDING: cannot parse "lots" as int`},
+		{[]string{"PERCH_STORAGE_FSYNC=1s"}, ErrUnknownKey,
+			"config: environment: PERCH_STORAGE_FSYNC: unknown variable"},
+		// The lists of objects are set in the file only.
+		{[]string{"PERCH_DEVICES=a"}, ErrUnknownKey, "config: environment: PERCH_DEVICES: unknown variable"},
+		{[]string{"PERCH_BUCKETS_0_ID=a"}, ErrUnknownKey, "config: environment: PERCH_BUCKETS_0_ID: unknown variable"},
 		{[]string{"PERCH_LOG_LEVEL=debug", "PERCH_NOPE=1", "PERCH_MQTT_MAX_INFLIGHT=x"}, ErrUnknownKey,
 			"config: environment: PERCH_NOPE: unknown variable\n" +
 				`config: environment: PERCH_MQTT_MAX_INFLIGHT: cannot parse "x" as int`},
@@ -436,6 +465,7 @@ func TestRegisterFlags(t *testing.T) {
 		"mqtt-tcp-address", "mqtt-tcp-allow-anonymous", "mqtt-tcp-enabled",
 		"mqtt-tls-address", "mqtt-tls-allow-anonymous", "mqtt-tls-enabled",
 		"mqtt-websocket-address", "mqtt-websocket-allow-anonymous", "mqtt-websocket-enabled",
+		"storage-fsync-interval", "storage-max-pending", "storage-partition-duration",
 		"tls-cert-file", "tls-extra-names", "tls-key-file",
 	}
 	if !reflect.DeepEqual(names, want) {
@@ -447,6 +477,9 @@ func TestRegisterFlags(t *testing.T) {
 		{"mqtt-max-packet-size", "int", "262144"},
 		{"mqtt-connect-timeout", "duration", "10s"},
 		{"tls-extra-names", "stringSlice", "[]"},
+		{"storage-fsync-interval", "duration", "1s"},
+		{"storage-partition-duration", "duration", "1h0m0s"},
+		{"storage-max-pending", "int", "262144"},
 	} {
 		f := fs.Lookup(tt.flag)
 		if f.Value.Type() != tt.typ || f.DefValue != tt.def {
@@ -454,8 +487,9 @@ func TestRegisterFlags(t *testing.T) {
 		}
 	}
 	for flag, want := range map[string]string{
-		"mqtt-tls-address": "listen address of MQTT over TLS [PERCH_MQTT_TLS_ADDRESS]",
-		"tls-cert-file":    "PEM certificate that replaces the generated server certificate; needs tls.key_file [PERCH_TLS_CERT_FILE]",
+		"mqtt-tls-address":    "listen address of MQTT over TLS [PERCH_MQTT_TLS_ADDRESS]",
+		"tls-cert-file":       "PEM certificate that replaces the generated server certificate; needs tls.key_file [PERCH_TLS_CERT_FILE]",
+		"storage-max-pending": "points that may wait to be compressed before publishers are slowed [PERCH_STORAGE_MAX_PENDING]",
 	} {
 		if u := fs.Lookup(flag).Usage; u != want {
 			t.Errorf("--%s usage %q, want %q", flag, u, want)

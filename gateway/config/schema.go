@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,46 @@ func (l leaf) flag() string {
 	return strings.NewReplacer(".", "-", "_", "-").Replace(l.key)
 }
 
+// A list is a key whose value is a list of objects (devices, buckets): set
+// in the file only, never by an environment variable or a flag.
+type list struct {
+	key    string       // "devices"
+	index  []int        // reflect field index path from Config
+	elem   reflect.Type // DeviceSpec
+	fields []itemField  // the keys of an item, in the struct's order
+}
+
+// An itemField is one key of a list's items.
+type itemField struct {
+	name      string // "credentials_hash"
+	index     int    // field index in the item's struct
+	kind      kind   // kindString, kindBool (a *bool: unset is nil) or kindList
+	omitempty bool   // the json tag says omitempty: YAML leaves it out when empty
+}
+
+// field is the item field named name, or nil.
+func (l *list) field(name string) *itemField {
+	for i := range l.fields {
+		if l.fields[i].name == name {
+			return &l.fields[i]
+		}
+	}
+	return nil
+}
+
+func (l *list) names() []string {
+	names := make([]string, len(l.fields))
+	for i, f := range l.fields {
+		names[i] = f.name
+	}
+	return names
+}
+
+// value is the list's field in c.
+func (l *list) value(c *Config) reflect.Value {
+	return reflect.ValueOf(c).Elem().FieldByIndex(l.index)
+}
+
 // schema is every key of Config, derived from the struct by reflection, in
 // the struct's field order.
 type schema struct {
@@ -77,6 +118,8 @@ type schema struct {
 	byEnv    map[string]*leaf
 	byFlag   map[string]*leaf
 	sections map[string]bool // "log", "mqtt", "mqtt.tls", ...
+	lists    []list
+	byList   map[string]*list
 }
 
 // newSchema walks Config. It is cheap (a few dozen fields), so every call
@@ -87,6 +130,7 @@ func newSchema() *schema {
 		byEnv:    make(map[string]*leaf),
 		byFlag:   make(map[string]*leaf),
 		sections: make(map[string]bool),
+		byList:   make(map[string]*list),
 	}
 	descs := descriptions()
 	var walk func(t reflect.Type, prefix string, index []int)
@@ -107,6 +151,10 @@ func newSchema() *schema {
 				walk(f.Type, key, idx)
 				continue
 			}
+			if f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct {
+				s.lists = append(s.lists, newList(key, idx, f.Type.Elem()))
+				continue
+			}
 			s.leaves = append(s.leaves, leaf{key: key, index: idx, kind: kindOf(f.Type), desc: descs[key]})
 		}
 	}
@@ -117,7 +165,35 @@ func newSchema() *schema {
 		s.byEnv[l.env()] = l
 		s.byFlag[l.flag()] = l
 	}
+	for i := range s.lists {
+		s.byList[s.lists[i].key] = &s.lists[i]
+	}
 	return s
+}
+
+func newList(key string, index []int, elem reflect.Type) list {
+	l := list{key: key, index: index, elem: elem}
+	for i := range elem.NumField() {
+		f := elem.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("koanf"), ",")
+		if !f.IsExported() || name == "" || name == "-" {
+			continue // TestSchemaTags fails for exported fields without a key
+		}
+		k := kindOf(f.Type)
+		if f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Bool {
+			k = kindBool
+		} else if k == kindDuration || k == kindInt {
+			k = kindUnsupported // not read by the list parser; TestSchemaTags fails
+		}
+		_, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		l.fields = append(l.fields, itemField{
+			name:      name,
+			index:     i,
+			kind:      k,
+			omitempty: slices.Contains(strings.Split(opts, ","), "omitempty"),
+		})
+	}
+	return l
 }
 
 func kindOf(t reflect.Type) kind {

@@ -8,8 +8,10 @@ import (
 )
 
 // TestSchemaTags checks what the reflection in newSchema relies on: every
-// exported field has a koanf tag equal to its yaml and json tags, and every
-// leaf has a type Load can read.
+// exported field, the items of lists included, has a koanf tag naming the
+// same key as its yaml and json tags (json may add omitempty), every leaf
+// has a type Load can read from every source, and every item field one the
+// list parser can read.
 func TestSchemaTags(t *testing.T) {
 	var walk func(t reflect.Type, path string)
 	walk = func(typ reflect.Type, path string) {
@@ -23,24 +25,42 @@ func TestSchemaTags(t *testing.T) {
 			if k == "" || k == "-" {
 				t.Errorf("%s has no koanf tag", name)
 			}
-			if y != k || j != k {
+			if jName, opts, _ := strings.Cut(j, ","); y != k || jName != k || (opts != "" && opts != "omitempty") {
 				t.Errorf("%s: tags koanf:%q yaml:%q json:%q differ", name, k, y, j)
 			}
-			if f.Type.Kind() == reflect.Struct {
+			switch {
+			case f.Type.Kind() == reflect.Struct:
 				walk(f.Type, name+".")
+			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+				walk(f.Type.Elem(), name+"[].")
 			}
 		}
 	}
 	walk(reflect.TypeFor[Config](), "Config.")
 
 	s := newSchema()
-	if len(s.leaves) < 27 {
-		t.Errorf("schema has %d keys, want at least 27", len(s.leaves))
+	if len(s.leaves) < 30 {
+		t.Errorf("schema has %d keys, want at least 30", len(s.leaves))
 	}
 	for _, l := range s.leaves {
 		if l.kind == kindUnsupported {
 			t.Errorf("%s: unsupported field type", l.key)
 		}
+	}
+	var lists []string
+	for _, l := range s.lists {
+		lists = append(lists, l.key)
+		for _, f := range l.fields {
+			if f.kind != kindString && f.kind != kindBool && f.kind != kindList {
+				t.Errorf("%s[].%s: unsupported item field type", l.key, f.name)
+			}
+		}
+	}
+	if want := []string{"devices", "buckets"}; !reflect.DeepEqual(lists, want) {
+		t.Errorf("lists %q, want %q", lists, want)
+	}
+	if s.byKey["devices"] != nil || s.byEnv["PERCH_DEVICES"] != nil || s.byFlag["buckets"] != nil {
+		t.Errorf("a list of objects is a leaf")
 	}
 }
 
@@ -62,6 +82,26 @@ func TestDescriptions(t *testing.T) {
 		if s.byKey[key] == nil {
 			t.Errorf("descriptions() has %q, which is no key", key)
 		}
+	}
+	items := itemDescriptions()
+	n := 0
+	for _, l := range s.lists {
+		for _, f := range l.fields {
+			n++
+			key := l.key + "." + f.name
+			d, ok := items[key]
+			switch {
+			case !ok || d == "":
+				t.Errorf("%s has no description in itemDescriptions()", key)
+			case strings.ContainsAny(d, "`|\n"):
+				t.Errorf("%s: description has a backquote, pipe or newline: %q", key, d)
+			case !strings.HasSuffix(d, "."):
+				t.Errorf("%s: description does not end with a period: %q", key, d)
+			}
+		}
+	}
+	if len(items) != n {
+		t.Errorf("itemDescriptions() has %d entries for %d item keys", len(items), n)
 	}
 	for key, b := range limits() {
 		l := s.byKey[key]
@@ -86,6 +126,9 @@ func TestNames(t *testing.T) {
 		{"mqtt.connect_timeout", "PERCH_MQTT_CONNECT_TIMEOUT", "mqtt-connect-timeout"},
 		{"api.address", "PERCH_API_ADDRESS", "api-address"},
 		{"api.session_ttl", "PERCH_API_SESSION_TTL", "api-session-ttl"},
+		{"storage.fsync_interval", "PERCH_STORAGE_FSYNC_INTERVAL", "storage-fsync-interval"},
+		{"storage.partition_duration", "PERCH_STORAGE_PARTITION_DURATION", "storage-partition-duration"},
+		{"storage.max_pending", "PERCH_STORAGE_MAX_PENDING", "storage-max-pending"},
 	}
 	s := newSchema()
 	for _, tt := range tests {

@@ -39,6 +39,10 @@ func limits() map[string]bounds {
 		"mqtt.max_clients":     {0, open},
 		"mqtt.sys_interval":    {int64(time.Second), open},
 		"api.session_ttl":      {int64(time.Minute), open},
+
+		"storage.fsync_interval":     {0, int64(10 * time.Second)},
+		"storage.partition_duration": {int64(time.Second), int64(24 * time.Hour)},
+		"storage.max_pending":        {1000, 16 << 20},
 	}
 }
 
@@ -63,6 +67,11 @@ func (b bounds) describe(k kind) string {
 // key, each wrapping ErrInvalid and naming its key, e.g.
 //
 //	config: mqtt.tls.address: missing port in address "8883"
+//	config: buckets[2].retention: "1year" is not a duration (want e.g. 365d, 2w, 12h or 0)
+//
+// Items of devices and buckets are named by their position from 0. Their
+// names, descriptions, topic and ACL filters are left to the gateway, which
+// checks them as the API does.
 //
 // Validate does not fill in defaults: call WithDefaults first for a Config
 // that was not made by Load or Default.
@@ -144,19 +153,37 @@ func (c Config) Validate() error {
 		}
 	}
 
+	for i := range s.lists {
+		l := &s.lists[i]
+		for _, ip := range checkList(l.value(&c).Interface()) {
+			key := fmt.Sprintf("%s[%d]", l.key, ip.index)
+			if ip.field != "" {
+				key += "." + ip.field
+			}
+			bad(key, "%s", ip.msg)
+		}
+	}
+
 	if len(problems) == 0 {
 		return nil
 	}
-	// In the order of the keys, problems of no one key last.
+	// In the order of the keys, then the lists (in item order already),
+	// problems of no one key last.
 	order := make(map[string]int, len(s.leaves))
 	for i, l := range s.leaves {
 		order[l.key] = i
 	}
 	pos := func(e error) int {
-		if i, ok := order[e.(*problem).key]; ok {
+		key := e.(*problem).key
+		if i, ok := order[key]; ok {
 			return i
 		}
-		return len(s.leaves)
+		for i, l := range s.lists {
+			if strings.HasPrefix(key, l.key+"[") {
+				return len(s.leaves) + i
+			}
+		}
+		return len(s.leaves) + len(s.lists)
 	}
 	slices.SortStableFunc(problems, func(a, b error) int { return pos(a) - pos(b) })
 	return errors.Join(problems...)

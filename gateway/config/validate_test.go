@@ -55,6 +55,16 @@ func TestValidate(t *testing.T) {
 		{"max clients", func(c *Config) { c.MQTT.MaxClients = -1 }, "mqtt.max_clients: -1 is out of range (allowed: at least 0)"},
 		{"sys interval", func(c *Config) { c.MQTT.SysInterval = time.Millisecond }, "mqtt.sys_interval: 1ms is out of range (allowed: at least 1s)"},
 		{"session ttl", func(c *Config) { c.API.SessionTTL = 59 * time.Second }, "api.session_ttl: 59s is out of range (allowed: at least 1m)"},
+		{"fsync interval 0", func(c *Config) { c.Storage.FsyncInterval = 0 }, ""},
+		{"fsync interval max", func(c *Config) { c.Storage.FsyncInterval = 10 * time.Second }, ""},
+		{"fsync interval high", func(c *Config) { c.Storage.FsyncInterval = 11 * time.Second }, "storage.fsync_interval: 11s is out of range (allowed: 0s to 10s)"},
+		{"fsync interval negative", func(c *Config) { c.Storage.FsyncInterval = -1 }, "storage.fsync_interval: -1ns is out of range (allowed: 0s to 10s)"},
+		{"partition duration bounds", func(c *Config) { c.Storage.PartitionDuration = time.Second }, ""},
+		{"partition duration low", func(c *Config) { c.Storage.PartitionDuration = 999 * time.Millisecond }, "storage.partition_duration: 999ms is out of range (allowed: 1s to 24h)"},
+		{"partition duration high", func(c *Config) { c.Storage.PartitionDuration = 25 * time.Hour }, "storage.partition_duration: 25h is out of range (allowed: 1s to 24h)"},
+		{"max pending bounds", func(c *Config) { c.Storage.MaxPending = 16777216 }, ""},
+		{"max pending low", func(c *Config) { c.Storage.MaxPending = 999 }, "storage.max_pending: 999 is out of range (allowed: 1000 to 16777216)"},
+		{"max pending high", func(c *Config) { c.Storage.MaxPending = 16777217 }, "storage.max_pending: 16777217 is out of range (allowed: 1000 to 16777216)"},
 		{"nothing enabled", func(c *Config) { c.MQTT.TLS.Enabled, c.API.Enabled = false, false },
 			"nothing to serve: every listener (mqtt.tls.enabled, mqtt.tcp.enabled, mqtt.websocket.enabled, api.enabled) is disabled"},
 		{"only plain MQTT", func(c *Config) { c.MQTT.TLS.Enabled, c.API.Enabled, c.MQTT.TCP.Enabled = false, false, true }, ""},
@@ -127,7 +137,8 @@ func TestWithDefaults(t *testing.T) {
 	want.DataDir = "/data"
 	want.MQTT.TLS.Address = "127.0.0.1:0"
 	want.MQTT.MaxQueued = 5
-	want.API.Enabled = false // booleans as given
+	want.API.Enabled = false       // booleans as given
+	want.Storage.FsyncInterval = 0 // a zero that is allowed, as given
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", c, want)
 	}
@@ -139,6 +150,15 @@ func TestWithDefaults(t *testing.T) {
 	}
 	if got := (Config{TLS: TLS{ExtraNames: []string{}}}).WithDefaults().TLS.ExtraNames; got == nil {
 		t.Errorf("WithDefaults replaced an empty list")
+	}
+	// storage.fsync_interval: 0 means fsync before every acknowledgement:
+	// a loaded 0 must survive gateway.New's WithDefaults.
+	loaded, err := load(t, source{file: "storage:\n  fsync_interval: 0\n  max_pending: 0\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := loaded.WithDefaults().Storage; got.FsyncInterval != 0 || got.MaxPending != Default().Storage.MaxPending {
+		t.Errorf("WithDefaults of a loaded storage section: %+v", got)
 	}
 }
 

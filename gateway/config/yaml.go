@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -10,7 +11,9 @@ import (
 )
 
 // YAML prints c as a configuration file with the keys Load reads, in the
-// struct's order, durations as "10s": Load of the result yields c again.
+// struct's order, durations as "10s", then the devices and buckets lists
+// when they are not empty: Load of the result yields c again (provided
+// those lists pass Validate, as every Config that Load returns does).
 // It fails only for a string that is not valid UTF-8, which YAML cannot
 // hold.
 func (c Config) YAML() ([]byte, error) {
@@ -52,6 +55,19 @@ func (c Config) YAML() ([]byte, error) {
 		}
 		parent.Content = append(parent.Content, str(l.key[cut+1:]), v)
 	}
+	for i := range s.lists {
+		l := &s.lists[i]
+		v, err := l.yaml(l.value(&c))
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			continue
+		}
+		cut := strings.LastIndexByte(l.key, '.')
+		parent := mapping(l.key[:max(cut, 0)])
+		parent.Content = append(parent.Content, str(l.key[cut+1:]), v)
+	}
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
@@ -62,6 +78,58 @@ func (c Config) YAML() ([]byte, error) {
 		return nil, fmt.Errorf("config: printing YAML: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// yaml prints the list v as a sequence of mappings, nil when it is empty
+// (Load makes an empty list nil). An item's field is left out when its json
+// tag says omitempty and it is empty; an empty but non-nil list is printed
+// as [], which Load reads back as such.
+func (l *list) yaml(v reflect.Value) (*yaml.Node, error) {
+	if v.Len() == 0 {
+		return nil, nil
+	}
+	seq := &yaml.Node{Kind: yaml.SequenceNode}
+	for i := range v.Len() {
+		item := v.Index(i)
+		m := &yaml.Node{Kind: yaml.MappingNode}
+		for _, f := range l.fields {
+			fv := item.Field(f.index)
+			if f.omitempty && fv.IsZero() {
+				continue
+			}
+			bad := func(s string) error {
+				return fmt.Errorf("config: %s[%d].%s: %q is not valid UTF-8", l.key, i, f.name, s)
+			}
+			var n *yaml.Node
+			switch {
+			case (fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Slice) && fv.IsNil():
+				n = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
+			case fv.Kind() == reflect.Pointer:
+				n = &yaml.Node{Kind: yaml.ScalarNode, Value: fmt.Sprint(fv.Elem().Interface())}
+			case fv.Kind() == reflect.String:
+				if !utf8.ValidString(fv.String()) {
+					return nil, bad(fv.String())
+				}
+				n = str(fv.String())
+			case fv.Kind() == reflect.Slice:
+				n = &yaml.Node{Kind: yaml.SequenceNode}
+				if fv.Len() == 0 {
+					n.Style = yaml.FlowStyle
+				}
+				for _, s := range fv.Interface().([]string) {
+					if !utf8.ValidString(s) {
+						return nil, bad(s)
+					}
+					n.Content = append(n.Content, str(s))
+				}
+			default:
+				n = &yaml.Node{Kind: yaml.ScalarNode, Value: fmt.Sprint(fv.Interface())}
+			}
+			m.Content = append(m.Content, str(f.name), n)
+		}
+		seq.Content = append(seq.Content, m)
+	}
+	return seq, nil
 }
 
 // str is a string scalar, quoted by the encoder where YAML would read it as

@@ -40,7 +40,16 @@ func TestYAMLRoundTrip(t *testing.T) {
 					MaxClients:     1000,
 					SysInterval:    time.Hour + time.Second,
 				},
-				API: API{Enabled: false, Address: ":0", SessionTTL: 7 * 24 * time.Hour},
+				API:     API{Enabled: false, Address: ":0", SessionTTL: 7 * 24 * time.Hour},
+				Storage: Storage{FsyncInterval: 0, PartitionDuration: 90 * time.Minute, MaxPending: 1000},
+				Devices: []DeviceSpec{
+					{ID: "d-1", Name: "n", Description: "d", Enabled: new(bool), Credentials: "twelve-bytes", Publish: []string{}, Subscribe: []string{"a/%c/#"}},
+					{ID: "d_2", CredentialsHash: "$argon2id$x", Publish: []string{"#"}},
+				},
+				Buckets: []BucketSpec{
+					{ID: "b", Name: "n", Description: "d", Enabled: new(bool), Topic: "a/+/b", Retention: "2w", Resolution: "100ms"},
+					{ID: "api", Retention: "0"},
+				},
 			}
 		}},
 		{"strings YAML would read as other types", func(c *Config) {
@@ -63,6 +72,8 @@ func TestYAMLRoundTrip(t *testing.T) {
 			c.MQTT.MaxClients = -5
 			c.MQTT.SessionExpiry = -time.Nanosecond
 			c.MQTT.ConnectTimeout = 1<<63 - 1
+			c.Storage.FsyncInterval = -time.Second
+			c.Storage.MaxPending = -1
 		}},
 	}
 	for _, tt := range tests {
