@@ -150,7 +150,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Gateway, err error) {
 
 	tlsConf := g.tls.ServerTLSConfig()
 	g.broker, err = broker.New(broker.Config{
-		Recorder: g.buckets,
+		Recorder: recorder{g.buckets},
 		Account:  cfg.Account,
 		MQTT:     cfg.MQTT,
 		TLS:      tlsConf,
@@ -237,6 +237,22 @@ func (g *Gateway) deviceChanged(c registry.Change) {
 	default:
 		g.broker.SetRules(c.Device.ID, c.Device.ACL)
 	}
+}
+
+// recorder adapts the buckets to the broker's Recorder.
+type recorder struct{ m *bucket.Manager }
+
+func (r recorder) Matches(topic string) bool { return r.m.Matches(topic) }
+
+func (r recorder) Ingest(device, topic string, payload []byte, received time.Time) error {
+	err := r.m.Ingest(device, topic, payload, received)
+	switch {
+	case errors.Is(err, bucket.ErrPayload):
+		return fmt.Errorf("%w: %w: %w", broker.ErrRejected, broker.ErrBadPayload, err)
+	case errors.Is(err, bucket.ErrRejected):
+		return fmt.Errorf("%w: %w", broker.ErrRejected, err)
+	}
+	return err
 }
 
 // deviceAuth adapts the registry to the broker's Authenticator.

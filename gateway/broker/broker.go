@@ -69,10 +69,22 @@ type Config struct {
 // Recorder stores published messages. Record runs on the publisher's read
 // goroutine before the PUBACK: it may block to apply backpressure, and an
 // error means the message was not stored, so it is not acknowledged.
+//
+// An error wrapping ErrRejected means the message was refused as bad (it
+// is counted by the recorder): MQTT 5 publishers get a PUBACK saying so
+// (0x99 payload format invalid, when also wrapping ErrBadPayload, else
+// 0x83 implementation specific error); 3.1.1 has no way to say it, so they
+// get a normal PUBACK and must look at the bucket's rejections.
 type Recorder interface {
 	Matches(topic string) bool
 	Ingest(device, topic string, payload []byte, received time.Time) error
 }
+
+// ErrRejected and ErrBadPayload are what a Recorder wraps to refuse a message.
+var (
+	ErrRejected   = errors.New("message rejected")
+	ErrBadPayload = errors.New("invalid payload")
+)
 
 // Broker is a running MQTT broker.
 type Broker struct {

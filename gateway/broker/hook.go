@@ -378,7 +378,17 @@ func (h *hook) OnPublishDropped(*mqtt.Client, packets.Packet) {
 // than losing their messages. It costs one atomic load otherwise.
 func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if h.b != nil && h.b.cfg.Recorder != nil && !cl.Net.Inline && h.b.cfg.Recorder.Matches(pk.TopicName) {
-		if err := h.b.cfg.Recorder.Ingest(cl.ID, pk.TopicName, pk.Payload, time.Now()); err != nil {
+		err := h.b.cfg.Recorder.Ingest(cl.ID, pk.TopicName, pk.Payload, time.Now())
+		if errors.Is(err, ErrRejected) {
+			if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
+				if errors.Is(err, ErrBadPayload) {
+					return pk, packets.ErrPayloadFormatInvalid
+				}
+				return pk, packets.ErrImplementationSpecificError
+			}
+			err = nil
+		}
+		if err != nil {
 			h.b.log.Error("mqtt: a message could not be stored; not acknowledged", "client", cl.ID, "topic", pk.TopicName, "err", err)
 			h.recordFailures.Add(1)
 			// MQTT 5 says so in the PUBACK; 3.1.1 has no way to: no

@@ -454,18 +454,28 @@ func (m *Manager) Matches(topic string) bool {
 	return false
 }
 
+// ErrRejected is wrapped by Ingest's error when a bucket refused the
+// message (it is counted there, with its reason): the publisher should be
+// told, where its protocol allows.
+var ErrRejected = errors.New("message rejected")
+
+// ErrPayload is wrapped with ErrRejected when the payload itself is invalid.
+var ErrPayload = errors.New("invalid payload")
+
 // Ingest records an MQTT message in every enabled bucket whose filter
 // matches its topic. A payload a bucket cannot store is counted as rejected
-// there, with its reason; Ingest returns an error only when a store failed
-// (the message may then not be stored and must not be acknowledged).
+// there, with its reason, and Ingest returns an error wrapping ErrRejected
+// (and ErrPayload when the payload is at fault). Any other error means a
+// store failed: the message may not be stored and must not be acknowledged.
 func (m *Manager) Ingest(device, topic string, body []byte, received time.Time) error {
 	routes := *m.routes.Load()
 	var (
 		dec     *payload.Decoder
 		res     payload.Result
 		decErr  error
-		decoded bool
-		errs    []error
+		decoded  bool
+		errs     []error
+		rejected error
 	)
 	for _, e := range routes {
 		if !acl.Match(e.b.Topic, topic) {
@@ -481,13 +491,21 @@ func (m *Manager) Ingest(device, topic string, body []byte, received time.Time) 
 			r, d := rejectionOf(decErr)
 			e.reject(r, d, device, topic, m.now())
 			m.log.Debug("bucket: message rejected", "bucket", e.b.ID, "device", device, "topic", topic, "reason", r, "detail", d)
+			rejected = fmt.Errorf("%w: %w: %s", ErrRejected, ErrPayload, r)
 			continue
 		}
 		if err := m.write(e, res, device, topic); err != nil {
+			if errors.Is(err, ErrRejected) {
+				rejected = err
+				continue
+			}
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return rejected
 }
 
 func rejectionOf(err error) (string, string) {
@@ -511,7 +529,8 @@ func (e *entry) reject(reason, detail, device, topic string, at time.Time) {
 	e.lastRej.Store(&Rejection{Reason: reason, Detail: detail, Device: device, Topic: topic, At: at.UTC()})
 }
 
-// write stores one decoded message; a refusal is counted, not returned.
+// write stores one decoded message; a refusal is counted and returned
+// wrapping ErrRejected.
 func (m *Manager) write(e *entry, res payload.Result, device, topic string) error {
 	err := e.st.Write(store.Message{Time: res.Time.UnixMilli(), Device: device, Topic: topic, Fields: res.Fields})
 	if err != nil {
@@ -519,7 +538,7 @@ func (m *Manager) write(e *entry, res payload.Result, device, topic string) erro
 			r, d := rejectionOf(err)
 			e.reject(r, d, device, topic, m.now())
 			m.log.Debug("bucket: message rejected", "bucket", e.b.ID, "device", device, "topic", topic, "reason", r, "detail", d)
-			return nil
+			return fmt.Errorf("%w: %s", ErrRejected, r)
 		}
 		return fmt.Errorf("bucket %s: %w", e.b.ID, err)
 	}
