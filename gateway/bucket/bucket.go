@@ -470,9 +470,9 @@ var ErrPayload = errors.New("invalid payload")
 func (m *Manager) Ingest(device, topic string, body []byte, received time.Time) error {
 	routes := *m.routes.Load()
 	var (
-		dec     *payload.Decoder
-		res     payload.Result
-		decErr  error
+		dec      *payload.Decoder
+		res      payload.Result
+		decErr   error
 		decoded  bool
 		errs     []error
 		rejected error
