@@ -23,7 +23,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	for suffix, unit := range map[string]time.Duration{"d": day, "w": 7 * day} {
 		if n, ok := strings.CutSuffix(s, suffix); ok {
 			v, err := strconv.ParseInt(n, 10, 64)
-			if err != nil || v < 0 || v > 100*365 {
+			if err != nil || v < 0 || time.Duration(v) > 100*365*day/unit {
 				return 0, fmt.Errorf("%q is not a duration (want e.g. 365d, 2w, 12h or 0)", s)
 			}
 			return time.Duration(v) * unit, nil
