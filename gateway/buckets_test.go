@@ -101,8 +101,13 @@ func TestBucketEndToEnd(t *testing.T) {
 		publish(t, devs["greenhouse-2"], "sensors/greenhouse-2/env", fmt.Sprintf(`{"ts":%d,"temp":%g,"env":{"co2":%d}}`, ts, 19.25-float64(i), 400+i*10))
 	}
 	publish(t, devs["shed"], "sensors/shed/env", fmt.Sprintf(`{"ts":"2026-01-01T00:01:30.5Z","temp":-3.5,"name":"shed","batt":[3.9,3.8]}`))
-	// rejected, visibly: not JSON, then a string-only object
-	publish(t, devs["shed"], "sensors/shed/env", `temp=4`)
+	// rejected, visibly, and MQTT 5 says so in the PUBACK
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := devs["shed"].Publish(ctx, &paho.Publish{Topic: "sensors/shed/env", QoS: 1, Payload: []byte(`temp=4`)})
+	if res == nil || res.ReasonCode != 0x99 || err == nil {
+		t.Fatalf("a payload that is not JSON: %+v %v, want PUBACK 0x99", res, err)
+	}
 	publish(t, devs["shed"], "other/x", `{"a":1}`)
 	// not recorded by env
 	publish(t, devs["shed"], "sensors/shed/status", `{"up":1}`)
