@@ -50,7 +50,8 @@ func loadManifest(dir string) (manifest, error) {
 }
 
 func (m *manifest) save(dir string) error {
-	b, err := json.MarshalIndent(m, "", "  ")
+	// Compact: it is rewritten at every flush, and SD cards wear by the byte.
+	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}

@@ -144,8 +144,11 @@ func waitIdle(t testing.TB, s *Store) {
 		n := len(s.pending)
 		s.mu.Unlock()
 		if n == 0 {
-			s.ins.Lock() // the writer's step is done
+			// the writer's step is done once it lets go of ins
+			s.ins.Lock()
+			n = len(s.spare)
 			s.ins.Unlock()
+			_ = n
 			return
 		}
 		if i > 10000 {
