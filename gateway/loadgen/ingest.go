@@ -144,7 +144,11 @@ func (s Ingest) Run(ctx context.Context, t Target) (IngestResult, error) {
 					vals[k] = 10 + float64(k)*10
 				}
 				var buf []byte
-				msg := &paho.Publish{Topic: fmt.Sprintf("%s/%d", topic, i), QoS: 1}
+				// A topic per worker: each stands for a device of its
+				// own, as a gateway's many boards would, rather than one
+				// board publishing thousands of readings a second (whose
+				// same-millisecond readings would all be duplicates).
+				msg := &paho.Publish{Topic: fmt.Sprintf("%s/%d/%d", topic, i, w), QoS: 1}
 				for range maxPublishesPerWorker {
 					if runCtx.Err() != nil {
 						return

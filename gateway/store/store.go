@@ -274,7 +274,6 @@ func (s *Store) Write(m Message) error {
 		ts = 0
 	}
 	ts -= ts % s.res
-	rows := make([]row, len(m.Fields))
 	var buf [512]byte
 
 	s.mu.Lock()
@@ -291,26 +290,29 @@ func (s *Store) Write(m Message) error {
 		s.mu.Unlock()
 		return &RejectError{Reason: r, Detail: detail}
 	}
-	for i, f := range m.Fields {
+	// The rows go straight onto the queue, taken back if the journal fails.
+	n0 := len(s.pending)
+	for _, f := range m.Fields {
 		sid, err := s.seriesLocked(seriesKey{field: f.Name, device: m.Device, topic: m.Topic})
 		if err != nil {
+			s.pending = s.pending[:n0]
 			s.mu.Unlock()
 			return err
 		}
-		rows[i] = row{ts: ts, val: f.Value, sid: sid}
+		s.pending = append(s.pending, row{ts: ts, val: f.Value, sid: sid})
 	}
-	rec := appendRecord(buf[:0], ts, rows)
+	rec := appendRecord(buf[:0], ts, s.pending[n0:])
 	pos, tk, err := s.j.AppendTicket(rec)
 	if err != nil {
+		s.pending = s.pending[:n0]
 		s.mu.Unlock()
 		return fmt.Errorf("store: journal: %w", err)
 	}
 	if mx, ok := s.segMax[pos.Segment]; !ok || ts > mx {
 		s.segMax[pos.Segment] = ts
 	}
-	kick := len(s.pending) == 0
-	s.pending = append(s.pending, rows...)
-	s.points += int64(len(rows))
+	kick := n0 == 0
+	s.points += int64(len(m.Fields))
 	s.mu.Unlock()
 	if kick {
 		select {

@@ -306,7 +306,10 @@ func (s *Store) step() error {
 // points of one timestamp (bigger than any stored), and late points go in
 // only while the head is not full.
 func (s *Store) planLocked(in []row) []call {
-	rows := append(s.held, in...)
+	rows := in
+	if len(s.held) > 0 {
+		rows = append(s.held, in...)
+	}
 	s.held = nil
 	if len(rows) == 0 {
 		return nil
