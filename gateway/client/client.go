@@ -121,48 +121,21 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 
 // Raw sends a request and returns the raw answer body and content type.
 func (c *Client) Raw(ctx context.Context, method, path string, body any, accept string) ([]byte, string, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, "", fmt.Errorf("client: encode request: %w", err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := c.request(ctx, method, path, body, accept)
 	if err != nil {
-		return nil, "", fmt.Errorf("client: %w", err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", accept)
-	if c.cfg.Token != "" && c.cfg.Server != "" {
-		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+		return nil, "", err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if c.cfg.Server == "" && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)) {
-			return nil, "", fmt.Errorf("%w on %s", ErrNotRunning, c.cfg.Socket)
-		}
-		return nil, "", fmt.Errorf("client: %s %s: %w", method, path, err)
+		return nil, "", c.sendError(method, path, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return nil, "", answerError(resp, method, path)
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return nil, "", fmt.Errorf("client: read answer: %w", err)
-	}
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error *Error `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) == nil && e.Error != nil {
-			if e.Error.Status == 0 {
-				e.Error.Status = resp.StatusCode
-			}
-			return nil, "", e.Error
-		}
-		return nil, "", &Error{Status: resp.StatusCode, Code: "http", Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
 	}
 	return raw, resp.Header.Get("Content-Type"), nil
 }
@@ -177,14 +150,10 @@ func (c *Client) Stream(ctx context.Context, path string, accept string, w io.Wr
 	defer cancel(nil)
 	errSlow := fmt.Errorf("client: GET %s: no answer within %s", path, c.cfg.Timeout)
 	timer := time.AfterFunc(c.cfg.Timeout, func() { cancel(errSlow) })
-	req, err := http.NewRequestWithContext(ctx, "GET", c.base+path, nil)
+	req, err := c.request(ctx, "GET", path, nil, accept)
 	if err != nil {
 		timer.Stop()
-		return 0, fmt.Errorf("client: %w", err)
-	}
-	req.Header.Set("Accept", accept)
-	if c.cfg.Token != "" && c.cfg.Server != "" {
-		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+		return 0, err
 	}
 	hc := *c.http
 	hc.Timeout = 0 // the timer above bounds the wait for the headers
@@ -196,28 +165,64 @@ func (c *Client) Stream(ctx context.Context, path string, accept string, w io.Wr
 		return 0, errSlow
 	}
 	if err != nil {
-		if c.cfg.Server == "" && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)) {
-			return 0, fmt.Errorf("%w on %s", ErrNotRunning, c.cfg.Socket)
-		}
-		return 0, fmt.Errorf("client: GET %s: %w", path, err)
+		return 0, c.sendError("GET", path, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		var e struct {
-			Error *Error `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) == nil && e.Error != nil {
-			if e.Error.Status == 0 {
-				e.Error.Status = resp.StatusCode
-			}
-			return 0, e.Error
-		}
-		return 0, &Error{Status: resp.StatusCode, Code: "http", Message: fmt.Sprintf("GET %s: %s", path, resp.Status)}
+		return 0, answerError(resp, "GET", path)
 	}
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {
 		return n, fmt.Errorf("client: GET %s: after %d bytes: %w", path, n, err)
 	}
 	return n, nil
+}
+
+// request builds a request with the client's headers and body as JSON.
+func (c *Client) request(ctx context.Context, method, path string, body any, accept string) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("client: encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", accept)
+	if c.cfg.Token != "" && c.cfg.Server != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	}
+	return req, nil
+}
+
+// sendError explains a request that got no answer: on the local socket,
+// usually that no gateway is running.
+func (c *Client) sendError(method, path string, err error) error {
+	if c.cfg.Server == "" && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)) {
+		return fmt.Errorf("%w on %s", ErrNotRunning, c.cfg.Socket)
+	}
+	return fmt.Errorf("client: %s %s: %w", method, path, err)
+}
+
+// answerError turns a non-2xx answer into an *Error: the API's own JSON
+// error when there is one.
+func answerError(resp *http.Response, method, path string) error {
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var e struct {
+		Error *Error `json:"error"`
+	}
+	if json.Unmarshal(raw, &e) == nil && e.Error != nil {
+		if e.Error.Status == 0 {
+			e.Error.Status = resp.StatusCode
+		}
+		return e.Error
+	}
+	return &Error{Status: resp.StatusCode, Code: "http", Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
 }

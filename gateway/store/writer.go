@@ -251,7 +251,9 @@ func (s *Store) step() error {
 	defer s.ins.Unlock()
 	s.mu.Lock()
 	in := s.pending
-	s.pending = s.spare[:0]
+	// The queue restarts on the spare array, which from now on belongs to
+	// Write again: it must never also be the array being inserted.
+	s.pending, s.spare = s.spare[:0], nil
 	calls := s.planLocked(in)
 	ser := s.series // entries are never changed once set
 	s.space.Broadcast()
@@ -263,9 +265,12 @@ func (s *Store) step() error {
 		if cap(buf) <= 1<<16 {
 			s.rowBuf = buf[:0]
 		}
+		// in becomes the spare only when no held row points into it.
+		s.mu.Lock()
 		if cap(in) <= 1<<16 && len(s.held) == 0 {
 			s.spare = in[:0]
 		}
+		s.mu.Unlock()
 	}()
 	for _, c := range calls {
 		buf = buf[:0]
