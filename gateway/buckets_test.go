@@ -136,6 +136,13 @@ func TestBucketEndToEnd(t *testing.T) {
 		js, _ := json.MarshalIndent(b, "", "  ")
 		t.Fatalf("stats: %s", js)
 	}
+	metrics := tg.read("/metrics")
+	for _, want := range []string{`perch_bucket_points{bucket="env"} 18`, `perch_bucket_rejected_total{bucket="env"} 1`,
+		`perch_bucket_series{bucket="env"} 8`, `perch_bucket_failed{bucket="env"} 0`, `perch_mqtt_store_failures_total 0`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 	if got := tg.read("/api/v1/buckets/other/data?format=csv"); !strings.Contains(got, "shed,1") {
 		t.Fatalf("other: %q", got)
 	}

@@ -58,6 +58,8 @@ type BucketStats struct {
 	Rejected      int64             `json:"rejected"`
 	LastRejection *bucket.Rejection `json:"last_rejection"`
 	LiveDropped   int64             `json:"live_dropped"`
+	// Error says why the bucket's store failed ("" when it works).
+	Error string `json:"error,omitempty"`
 }
 
 func bucketView(i bucket.Info) Bucket {
@@ -66,7 +68,7 @@ func bucketView(i bucket.Info) Bucket {
 		Retention: i.Retention.String(), Resolution: i.Resolution.String(), Created: i.Created, Provisioned: i.Provisioned,
 		Stats: BucketStats{
 			Series: i.Stats.Series, Points: i.Stats.Points, Bytes: i.Stats.Bytes, Pending: i.Stats.Pending,
-			Stalls: i.Stats.Stalls, Rejected: i.Stats.Rejected, LastRejection: i.Stats.LastRejection, LiveDropped: i.Stats.Dropped,
+			Stalls: i.Stats.Stalls, Rejected: i.Stats.Rejected, LastRejection: i.Stats.LastRejection, LiveDropped: i.Stats.Dropped, Error: i.Stats.Error,
 		},
 	}
 	if i.Stats.Points > 0 || i.Stats.Pending > 0 {

@@ -131,6 +131,9 @@ type Stats struct {
 	Flushed     int64 // ms: every point at or before it is compressed on disk
 	Stalls      int64 // Writes that waited because the writer was behind
 	Rejected    map[Reason]int64
+	// Error is why the store failed and takes no more points ("" when it
+	// works); what it acknowledged before is in its journal.
+	Error string
 }
 
 // span is an inclusive range of timestamps in ms.
@@ -396,6 +399,9 @@ func (s *Store) Stats() Stats {
 		Flushed:  s.man.Flushed,
 		Stalls:   s.stalls,
 		Rejected: make(map[Reason]int64, len(s.rejected)),
+	}
+	if s.err != nil && !errors.Is(s.err, ErrClosed) {
+		st.Error = s.err.Error()
 	}
 	for k, v := range s.rejected {
 		st.Rejected[k] = v
