@@ -47,6 +47,7 @@ func newStatus(r *remote) *cobra.Command {
 					InRate   float64 `json:"messages_in_per_second"`
 					OutRate  float64 `json:"messages_out_per_second"`
 					Failures int64   `json:"auth_failures"`
+					Unstored int64   `json:"store_failures"`
 				} `json:"mqtt"`
 			}
 			if err := json.Unmarshal(raw, &s); err != nil {
@@ -68,6 +69,9 @@ func newStatus(r *remote) *cobra.Command {
 			fmt.Fprintf(out, "  %-18s %d\n", "MQTT clients", s.MQTT.Clients)
 			fmt.Fprintf(out, "  %-18s %d in (%.1f/s), %d out (%.1f/s), %d dropped\n", "messages", s.MQTT.In, s.MQTT.InRate, s.MQTT.Out, s.MQTT.OutRate, s.MQTT.Dropped)
 			fmt.Fprintf(out, "  %-18s %d\n", "refused logins", s.MQTT.Failures)
+			if s.MQTT.Unstored > 0 {
+				fmt.Fprintf(out, "  %-18s %d (a bucket's store failed: see perch bucket ls)\n", "store failures", s.MQTT.Unstored)
+			}
 			return nil
 		},
 	}
