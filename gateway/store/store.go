@@ -308,8 +308,9 @@ func (s *Store) Write(m Message) error {
 	pos, tk, err := s.j.AppendTicket(rec)
 	if err != nil {
 		s.pending = s.pending[:n0]
+		err = s.failLocked(fmt.Errorf("store: journal: %w", err))
 		s.mu.Unlock()
-		return fmt.Errorf("store: journal: %w", err)
+		return err
 	}
 	if mx, ok := s.segMax[pos.Segment]; !ok || ts > mx {
 		s.segMax[pos.Segment] = ts
@@ -324,7 +325,10 @@ func (s *Store) Write(m Message) error {
 		}
 	}
 	if err := s.j.Wait(tk, s.cfg.SyncInterval == 0); err != nil {
-		return fmt.Errorf("store: journal: %w", err)
+		s.mu.Lock()
+		err = s.failLocked(fmt.Errorf("store: journal: %w", err))
+		s.mu.Unlock()
+		return err
 	}
 	return nil
 }
@@ -380,6 +384,17 @@ func (s *Store) addSeriesLocked(id uint32, k seriesKey) {
 	}
 	s.series[id] = &series{key: k, metric: k.field + "\x00" + k.device + "\x00" + k.topic}
 	s.byKey[k] = id
+}
+
+// failLocked makes a journal failure the store's (its write or fsync
+// errors are sticky: nothing more can be acknowledged) and returns err.
+func (s *Store) failLocked(err error) error {
+	if s.err == nil && !errors.Is(err, journal.ErrClosed) {
+		s.err = err
+		s.space.Broadcast()
+		s.log.Error("store: the journal failed; the bucket accepts no more points until restarted", "dir", s.cfg.Dir, "err", err)
+	}
+	return err
 }
 
 func (s *Store) usableLocked() error {
