@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nakabonne/tstorage"
@@ -143,12 +145,21 @@ func (s *Store) openEngine() error {
 		tstorage.WithTimestampPrecision(tstorage.Milliseconds),
 		tstorage.WithWALBufferedSize(-1),
 		tstorage.WithRetention(engineRetention),
+		tstorage.WithLogger(engineLog{s.log}),
 	)
 	if err != nil {
 		return fmt.Errorf("store: open %s: %w", s.tsDir, err)
 	}
 	s.eng = eng
 	return nil
+}
+
+// engineLog passes the engine's reports (a failed flush, from a goroutine
+// of its own) to the store's log instead of dropping them.
+type engineLog struct{ l *slog.Logger }
+
+func (e engineLog) Printf(format string, v ...any) {
+	e.l.Warn("store: engine: " + strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
 
 // resetMirror starts the mirror of a freshly opened engine: one empty head;
