@@ -64,6 +64,10 @@ type Config struct {
 	Socket   string
 	Registry Registry
 	Broker   Broker
+	// Console serves the web console's static files at / and /console/,
+	// without authentication (the console logs in through the API); nil
+	// serves none.
+	Console http.Handler
 	// Buckets serves /api/v1/buckets; nil answers 404 there.
 	Buckets Buckets
 	Access  *access.Access

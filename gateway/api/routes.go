@@ -33,6 +33,11 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(pattern, s.authenticated(h))
 	}
 	mux.Handle("POST /api/v1/login", s.safe(s.login))
+	if s.cfg.Console != nil {
+		// Static files only: every piece of data goes through the API.
+		mux.Handle("GET /{$}", s.cfg.Console)
+		mux.Handle("GET /console/", s.cfg.Console)
+	}
 	route("POST /api/v1/logout", s.logout)
 	route("GET /api/v1/status", s.status)
 	route("GET /api/v1/ca", s.ca)
