@@ -63,6 +63,9 @@ func TestAPIAuthOnEveryRoute(t *testing.T) {
 	tg := start(t, testConfig(t))
 	tg.addDevice(map[string]any{"id": "d1"})
 	tg.addBucket(map[string]any{"id": "b1", "topic": "x/#"})
+	if err := tg.api.Do(context.Background(), "POST", "/api/v1/dashboards", map[string]any{"id": "db1"}, nil); err != nil {
+		t.Fatal(err)
+	}
 	c := tg.https(nil)
 	routes := []struct{ method, path string }{
 		{"GET", "/api/v1/status"}, {"GET", "/api/v1/ca"}, {"GET", "/api/v1/devices"}, {"POST", "/api/v1/devices"},
@@ -73,6 +76,9 @@ func TestAPIAuthOnEveryRoute(t *testing.T) {
 		{"GET", "/api/v1/buckets"}, {"POST", "/api/v1/buckets"}, {"GET", "/api/v1/buckets/b1"},
 		{"PATCH", "/api/v1/buckets/b1"}, {"DELETE", "/api/v1/buckets/b1"}, {"GET", "/api/v1/buckets/b1/data"},
 		{"POST", "/api/v1/buckets/b1/data"}, {"DELETE", "/api/v1/buckets/b1/data"}, {"GET", "/api/v1/buckets/b1/stream"},
+		{"GET", "/api/v1/dashboards"}, {"POST", "/api/v1/dashboards"}, {"GET", "/api/v1/dashboards/db1"},
+		{"PUT", "/api/v1/dashboards/db1"}, {"DELETE", "/api/v1/dashboards/db1"},
+		{"POST", "/api/v1/mqtt/publish"}, {"GET", "/api/v1/mqtt/stream?filter=%23"},
 	}
 	for _, r := range routes {
 		for name, hdr := range map[string]map[string]string{
@@ -87,9 +93,12 @@ func TestAPIAuthOnEveryRoute(t *testing.T) {
 			}
 		}
 	}
-	// the device and the bucket are still there
+	// the device, the bucket and the dashboard are still there
 	if tg.device("d1").ID != "d1" || tg.bucket("b1").ID != "b1" {
 		t.Fatal("device or bucket gone")
+	}
+	if err := tg.api.Do(context.Background(), "GET", "/api/v1/dashboards/db1", nil, nil); err != nil {
+		t.Fatalf("dashboard gone: %v", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package gateway is Perch's composition root: it opens the data dir, makes
 // or loads the TLS material, and wires the device registry, the admin
-// access store, the MQTT broker and the admin API together.
+// access store, the data buckets, the dashboards, the MQTT broker and the
+// admin API together.
 package gateway
 
 import (
@@ -27,6 +28,7 @@ import (
 	"github.com/perch-gw/perch/gateway/broker"
 	"github.com/perch-gw/perch/gateway/bucket"
 	"github.com/perch-gw/perch/gateway/config"
+	"github.com/perch-gw/perch/gateway/dashboard"
 	"github.com/perch-gw/perch/gateway/db"
 	"github.com/perch-gw/perch/gateway/pki"
 	"github.com/perch-gw/perch/gateway/registry"
@@ -56,6 +58,7 @@ type Gateway struct {
 	registry *registry.Registry
 	access   *access.Access
 	buckets  *bucket.Manager
+	boards   *dashboard.Store
 	broker   *broker.Broker
 	api      *api.Server
 
@@ -147,6 +150,9 @@ func New(cfg config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	if err := g.provision(); err != nil {
 		return nil, err
 	}
+	if g.boards, err = dashboard.New(dashboard.Config{DB: g.db, Logger: log}); err != nil {
+		return nil, err
+	}
 
 	tlsConf := g.tls.ServerTLSConfig()
 	g.broker, err = broker.New(broker.Config{
@@ -181,6 +187,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Gateway, err error) {
 		Socket:     filepath.Join(cfg.DataDir, SocketFile),
 		Registry:   g.registry,
 		Buckets:    g.buckets,
+		Dashboards: g.boards,
 		Broker:     g.broker,
 		Access:     g.access,
 		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),

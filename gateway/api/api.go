@@ -39,6 +39,8 @@ type Broker interface {
 	Status(clientID string) (broker.Status, bool)
 	Statuses() []broker.Status
 	Stats() broker.Stats
+	Publish(topic string, payload []byte, qos byte, retain bool) error
+	Watch(filter string, buffer int) (*broker.Watch, error)
 }
 
 var (
@@ -70,10 +72,12 @@ type Config struct {
 	Console http.Handler
 	// Buckets serves /api/v1/buckets; nil answers 404 there.
 	Buckets Buckets
-	Access  *access.Access
-	Metrics http.Handler
-	Info    func() Info
-	Logger  *slog.Logger
+	// Dashboards serves /api/v1/dashboards; nil answers 404 there.
+	Dashboards Dashboards
+	Access     *access.Access
+	Metrics    http.Handler
+	Info       func() Info
+	Logger     *slog.Logger
 	// SessionTTL is the console cookie's lifetime.
 	SessionTTL time.Duration
 	// Throttle limits failed console logins per source address.
@@ -91,7 +95,10 @@ type Server struct {
 	local     *http.Server
 
 	closeOnce sync.Once
-	wg        sync.WaitGroup
+	// closing is closed when Close begins, ending the event streams
+	// (which http.Server.Shutdown would otherwise wait for).
+	closing chan struct{}
+	wg      sync.WaitGroup
 }
 
 type ctxKey int
@@ -118,7 +125,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now()}
+	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), closing: make(chan struct{})}
 	h := s.routes()
 	errLog := slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)
 	if cfg.Address != "" {
@@ -205,6 +212,7 @@ func (s *Server) Run(ctx context.Context) error {
 // It is safe to call more than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		close(s.closing)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		for _, srv := range []*http.Server{s.https, s.local} {

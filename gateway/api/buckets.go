@@ -402,6 +402,8 @@ func (s *Server) streamData(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case <-r.Context().Done():
 			return nil
+		case <-s.closing:
+			return nil
 		case <-beat.C:
 			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
 				return nil

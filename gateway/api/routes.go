@@ -56,6 +56,13 @@ func (s *Server) routes() http.Handler {
 	route("POST /api/v1/buckets/{id}/data", s.writeData)
 	route("DELETE /api/v1/buckets/{id}/data", s.clearData)
 	route("GET /api/v1/buckets/{id}/stream", s.streamData)
+	route("GET /api/v1/dashboards", s.listDashboards)
+	route("POST /api/v1/dashboards", s.createDashboard)
+	route("GET /api/v1/dashboards/{id}", s.getDashboard)
+	route("PUT /api/v1/dashboards/{id}", s.replaceDashboard)
+	route("DELETE /api/v1/dashboards/{id}", s.deleteDashboard)
+	route("POST /api/v1/mqtt/publish", s.publish)
+	route("GET /api/v1/mqtt/stream", s.streamMQTT)
 	route("GET /api/v1/tokens", s.listTokens)
 	route("POST /api/v1/tokens", s.createToken)
 	route("DELETE /api/v1/tokens/{id}", s.deleteToken)
@@ -149,11 +156,14 @@ func unauthorized(msg string) *Error {
 
 // decode reads a JSON body strictly: unknown fields and trailing data are
 // errors that name the field.
-func decode(r *http.Request, v any) error {
+func decode(r *http.Request, v any) error { return decodeLimit(r, v, maxBody) }
+
+// decodeLimit is decode for a body of up to limit bytes.
+func decodeLimit(r *http.Request, v any, limit int64) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return errorf(http.StatusUnsupportedMediaType, "bad_content_type", "", "Content-Type must be application/json, not %q", ct)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, limit))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	var (
@@ -174,7 +184,7 @@ func decode(r *http.Request, v any) error {
 	case errors.As(err, &typ):
 		return errorf(http.StatusBadRequest, "bad_type", typ.Field, "field %q must be %s, not %s", typ.Field, typ.Type, typ.Value)
 	case errors.As(err, &large):
-		return errorf(http.StatusRequestEntityTooLarge, "too_large", "", "request body larger than %d bytes", maxBody)
+		return errorf(http.StatusRequestEntityTooLarge, "too_large", "", "request body larger than %d bytes", limit)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return errorf(http.StatusBadRequest, "unknown_field", f, "unknown field %q", f)

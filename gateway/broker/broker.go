@@ -1,7 +1,8 @@
 // Package broker is the gateway's MQTT broker: mochi-mqtt behind listeners
 // that bound the handshake and packet size, with a hook that logs devices in
 // against the registry, enforces their topic rules and records their live
-// status.
+// status, and an inline client through which the admin API publishes and
+// watches topics (Publish, Watch).
 package broker
 
 import (
@@ -99,6 +100,8 @@ type Broker struct {
 	wsSrv       *http.Server
 	wsLn        net.Listener
 
+	watches watches
+
 	started   time.Time
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -130,6 +133,8 @@ func New(cfg Config) (*Broker, error) {
 		closed:  make(chan struct{}),
 	}
 	b.server = mqtt.New(b.options())
+	detachInline(b.server)
+	b.watches.set = make(map[*Watch]struct{})
 	b.hook = &hook{b: b}
 	if err := b.server.AddHook(b.hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
@@ -159,6 +164,8 @@ func (b *Broker) options() *mqtt.Options {
 		SysTopicResendInterval:   int64(max(m.SysInterval/time.Second, 1)),
 		ClientNetReadBufferSize:  2048,
 		ClientNetWriteBufferSize: 2048,
+		// The admin API publishes and watches through it (inline.go).
+		InlineClient: true,
 	}
 }
 
@@ -296,6 +303,7 @@ const shutdownGrace = 3 * time.Second
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		close(b.closed)
+		b.closeWatches()
 		deadline := time.Now().Add(shutdownGrace)
 		// Stop accepting first, so no client is added while mochi walks its
 		// client list (#541); then tell every client, then cut the rest.
@@ -416,6 +424,11 @@ type Stats struct {
 	// StoreFailures counts messages not acknowledged because a bucket's
 	// store failed (a full disk, say).
 	StoreFailures int64 `json:"store_failures"`
+	// Streams counts the API's open topic streams (Watch); they are not
+	// MQTT subscriptions and not in Subscriptions.
+	Streams int64 `json:"streams"`
+	// StreamsDropped counts messages the streams lost to slow readers.
+	StreamsDropped int64 `json:"streams_dropped"`
 }
 
 // Stats returns broker-wide counters and recent message rates.
@@ -439,5 +452,7 @@ func (b *Broker) Stats() Stats {
 		AuthFailures:    b.hook.authFailures.Load(),
 		StoreFailures:   b.hook.recordFailures.Load(),
 		Throttled:       b.hook.throttled.Load(),
+		Streams:         b.streams(),
+		StreamsDropped:  b.watches.dropped.Load(),
 	}
 }
