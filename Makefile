@@ -8,18 +8,26 @@ LDFLAGS   := -s -w -X github.com/perch-gw/perch/gateway/version.Version=$(VERSIO
 BUILD     := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test test-short check cross bench fuzz clean
+.PHONY: run build test test-short check cross bench fuzz clean console
+
+# The web console's libraries (preact, htm, uPlot) come from the npm registry
+# at the versions pinned in gateway/console/package-lock.json and are copied
+# into gateway/console/web/vendor, which go:embed puts in the binary. They
+# are never committed.
+CONSOLE        := gateway/console
+CONSOLE_VENDOR := $(CONSOLE)/web/vendor
+CONSOLE_NPM    := $(CONSOLE)/node_modules/.package-lock.json
 
 ## run: build and start a gateway on the defaults (TLS MQTT :8883, API :8443, data ./perch-data)
 run: build
 	./bin/perch serve
 
 ## build: the perch binary for this machine, in bin/
-build:
+build: console
 	$(BUILD) -o bin/perch ./cmd/perch
 
 ## test: every test, with the race detector
-test:
+test: console
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 ## test-short: the fast subset
@@ -36,7 +44,7 @@ check: cross
 	if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changed go.mod/go.sum"; git diff -- go.mod go.sum | head -40; exit 1; fi
 
 ## cross: static binaries for the Raspberry Pi generations and amd64, in dist/
-cross:
+cross: console
 	GOOS=linux GOARCH=arm GOARM=6 $(BUILD) -o dist/perch_linux_armv6 ./cmd/perch
 	GOOS=linux GOARCH=arm GOARM=7 $(BUILD) -o dist/perch_linux_armv7 ./cmd/perch
 	GOOS=linux GOARCH=arm64 $(BUILD) -o dist/perch_linux_arm64 ./cmd/perch
@@ -55,5 +63,20 @@ fuzz:
 	  done; \
 	done
 
+## console: install the console's pinned npm packages and copy them into its web/vendor
+console: $(CONSOLE_NPM)
+	@mkdir -p $(CONSOLE_VENDOR)
+	@set -e; nm=$(CONSOLE)/node_modules; \
+	cp_lib() { sed '/^\/\/# sourceMappingURL=/d' "$$nm/$$1" > $(CONSOLE_VENDOR)/$$2.tmp; mv $(CONSOLE_VENDOR)/$$2.tmp $(CONSOLE_VENDOR)/$$2; }; \
+	cp_lib preact/dist/preact.mjs preact.module.js; \
+	cp_lib preact/hooks/dist/hooks.mjs hooks.module.js; \
+	cp_lib htm/dist/htm.module.js htm.module.js; \
+	cp_lib uplot/dist/uPlot.esm.js uPlot.esm.js; \
+	cp_lib uplot/dist/uPlot.min.css uPlot.min.css
+
+$(CONSOLE_NPM): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+	cd $(CONSOLE) && npm ci --ignore-scripts --no-audit --no-fund
+
 clean:
-	rm -rf bin dist
+	rm -rf bin dist $(CONSOLE)/node_modules
+	find $(CONSOLE_VENDOR) -type f ! -name README.md -delete

@@ -72,7 +72,7 @@ func TestAPIAuthOnEveryRoute(t *testing.T) {
 		{"GET", "/api/v1/devices/d1"}, {"PATCH", "/api/v1/devices/d1"}, {"DELETE", "/api/v1/devices/d1"},
 		{"POST", "/api/v1/devices/d1/credentials"}, {"GET", "/api/v1/tokens"}, {"POST", "/api/v1/tokens"},
 		{"DELETE", "/api/v1/tokens/x"}, {"PUT", "/api/v1/admin/password"}, {"POST", "/api/v1/logout"},
-		{"GET", "/metrics"}, {"GET", "/api/v1/nonexistent"}, {"GET", "/"},
+		{"GET", "/metrics"}, {"GET", "/api/v1/nonexistent"}, {"POST", "/"}, {"GET", "/console.js"},
 		{"GET", "/api/v1/buckets"}, {"POST", "/api/v1/buckets"}, {"GET", "/api/v1/buckets/b1"},
 		{"PATCH", "/api/v1/buckets/b1"}, {"DELETE", "/api/v1/buckets/b1"}, {"GET", "/api/v1/buckets/b1/data"},
 		{"POST", "/api/v1/buckets/b1/data"}, {"DELETE", "/api/v1/buckets/b1/data"}, {"GET", "/api/v1/buckets/b1/stream"},
@@ -235,5 +235,27 @@ func TestSocketClient(t *testing.T) {
 	}
 	if st["account"] != "admin" || st["ca_fingerprint"] == "" {
 		t.Fatalf("status: %v", st)
+	}
+}
+
+// The console's page is public (it logs in through the API) and the API
+// speaks HTTP/2 to browsers.
+func TestConsoleServed(t *testing.T) {
+	tg := start(t, testConfig(t))
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: tg.tlsConfig(), ForceAttemptHTTP2: true}}
+	resp, err := c.Get(tg.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(body), "<html") {
+		t.Fatalf("GET /: %d %s %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	if resp.ProtoMajor != 2 {
+		t.Errorf("the API answered over %s, want HTTP/2", resp.Proto)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("CSP %q", csp)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/perch-gw/perch/gateway/broker"
 	"github.com/perch-gw/perch/gateway/bucket"
 	"github.com/perch-gw/perch/gateway/config"
+	"github.com/perch-gw/perch/gateway/console"
 	"github.com/perch-gw/perch/gateway/dashboard"
 	"github.com/perch-gw/perch/gateway/db"
 	"github.com/perch-gw/perch/gateway/pki"
@@ -181,9 +182,15 @@ func New(cfg config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	if cfg.API.Enabled {
 		apiAddr = cfg.API.Address
 	}
+	// The API (and the console's streams) speak HTTP/2 where the browser
+	// can: one connection carries every open stream. A copy, so that the
+	// MQTT listeners keep offering no ALPN protocol of their own.
+	apiTLS := tlsConf.Clone()
+	apiTLS.NextProtos = []string{"h2", "http/1.1"}
 	g.api, err = api.New(api.Config{
 		Address:    apiAddr,
-		TLS:        tlsConf,
+		TLS:        apiTLS,
+		Console:    console.Handler(),
 		Socket:     filepath.Join(cfg.DataDir, SocketFile),
 		Registry:   g.registry,
 		Buckets:    g.buckets,
