@@ -129,6 +129,11 @@ type Config struct {
 	Payload           payload.Options
 	Logger            *slog.Logger
 	Now               func() time.Time
+	// HealInterval is how often failed stores are checked, and reopened
+	// once their disk has HealMinFree bytes free (DefaultHealInterval,
+	// DefaultHealMinFree when zero).
+	HealInterval time.Duration
+	HealMinFree  int64
 }
 
 // Manager owns the buckets. It is safe for concurrent use.
@@ -146,6 +151,8 @@ type Manager struct {
 
 	subMu sync.Mutex
 	subs  map[string]map[*Subscription]struct{} // by bucket id; nil once closed
+
+	healStop, healDone chan struct{}
 }
 
 type entry struct {
@@ -164,7 +171,14 @@ func New(cfg Config) (*Manager, error) {
 	if _, err := payload.NewDecoder(cfg.Payload); err != nil {
 		return nil, fmt.Errorf("bucket: %w", err)
 	}
-	m := &Manager{cfg: cfg, log: cfg.Logger, now: cfg.Now, buckets: map[string]*entry{}, subs: map[string]map[*Subscription]struct{}{}}
+	if cfg.HealInterval <= 0 {
+		cfg.HealInterval = DefaultHealInterval
+	}
+	if cfg.HealMinFree <= 0 {
+		cfg.HealMinFree = DefaultHealMinFree
+	}
+	m := &Manager{cfg: cfg, log: cfg.Logger, now: cfg.Now, buckets: map[string]*entry{}, subs: map[string]map[*Subscription]struct{}{},
+		healStop: make(chan struct{}), healDone: make(chan struct{})}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -195,12 +209,15 @@ func New(cfg Config) (*Manager, error) {
 	for _, b := range list {
 		e, err := m.open(b)
 		if err != nil {
-			m.Close()
+			for _, e := range m.buckets {
+				e.st.Close()
+			}
 			return nil, err
 		}
 		m.buckets[b.ID] = e
 	}
 	m.reroute()
+	go m.healLoop()
 	return m, nil
 }
 
@@ -427,11 +444,17 @@ func (m *Manager) Delete(id string) error {
 // Close closes every store. It is safe to call more than once.
 func (m *Manager) Close() error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.closed {
+		m.mu.Unlock()
 		return nil
 	}
 	m.closed = true
+	m.mu.Unlock()
+	// heal takes mu: stop it before closing the stores under mu.
+	close(m.healStop)
+	<-m.healDone
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	empty := []*entry{}
 	m.routes.Store(&empty)
 	m.endSubs("")
