@@ -66,7 +66,7 @@ export function streamPath(source) {
  * the initial query (bucket sources), or {latest: n} for the newest n
  * records; live: whether to append new points; keep: ms of records to keep
  * (0 for all), max: the most records kept. It returns {records, state,
- * message, version}; version changes when records do (at most every 200 ms).
+ * message, version}; version changes when records do (at most every 100 ms, batching bursts).
  */
 export function useFeed(source, { history, live = true, keep = 0, max = 5000 }) {
   const recs = useRef([]);
