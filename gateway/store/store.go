@@ -367,7 +367,7 @@ func (s *Store) seriesLocked(k seriesKey) (uint32, error) {
 	if id, ok := s.byKey[k]; ok {
 		return id, nil
 	}
-	if len(s.series) >= math.MaxUint32 {
+	if uint64(len(s.series)) >= math.MaxUint32 {
 		return 0, errors.New("store: too many series")
 	}
 	id := uint32(len(s.series))
