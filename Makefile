@@ -26,8 +26,10 @@ run: build
 build: console
 	$(BUILD) -o bin/perch ./cmd/perch
 
-## test: every test, with the race detector
+## test: every test, with the race detector, after a 32-bit ARM build
 test: console
+	@# 32-bit ARM (Pi Zero, Pi 1-3) first: int is 32 bits there.
+	GOOS=linux GOARCH=arm GOARM=6 CGO_ENABLED=0 $(GO) build ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 ## test-short: the fast subset
