@@ -41,7 +41,9 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-func newBrowser(t *testing.T, tg *testGateway) *browser {
+// newBrowser starts a headless Chromium for the console of tg; extra
+// options come after (and override) the defaults.
+func newBrowser(t *testing.T, tg *testGateway, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
@@ -53,6 +55,7 @@ func newBrowser(t *testing.T, tg *testGateway) *browser {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(1280, 900),
 	)
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	b := &browser{t: t, ctx: ctx, tg: tg}

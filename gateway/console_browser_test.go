@@ -383,3 +383,69 @@ func TestConsoleBrowserLogout(t *testing.T) {
 	}
 	b.screenshot("logged-out")
 }
+
+// In edit mode a widget is resized from the keyboard or with buttons (not
+// only by dragging its corner): pressing Wider, Taller and Narrower stores
+// the new size through the API. The arrange toolbar leaves a one-row
+// widget's content in view.
+func TestConsoleBrowserResize(t *testing.T) {
+	tg := start(t, testConfig(t))
+	tg.addBucket(map[string]any{"id": "env", "topic": "sensors/+/env"})
+	if err := tg.api.Do(context.Background(), "POST", "/api/v1/buckets/env/data?device=d",
+		[]map[string]any{{"ts": time.Now().Add(-time.Minute).UnixMilli(), "temp": 21.5}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.api.Do(context.Background(), "POST", "/api/v1/dashboards", map[string]any{"id": "room", "name": "Room", "widgets": []map[string]any{{
+		"id": "t", "type": "value", "title": "Temp", "x": 0, "y": 0, "w": 3, "h": 1,
+		"source": map[string]any{"kind": "bucket", "bucket": "env", "fields": []string{"temp"}}, "options": map[string]any{"unit": "°C", "decimals": 1},
+	}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, tg)
+	b.login("#/dashboards/room")
+	const tile = `section.widget[aria-label="Temp"]`
+	b.run("edit mode",
+		chromedp.WaitVisible(chromedp.CSS(tile+` .value`)),
+		chromedp.Click(button("Edit")),
+		chromedp.WaitVisible(chromedp.CSS(tile+` [role=toolbar] button[aria-label="Wider"]`)),
+	)
+	// The value stays in view above the toolbar of this one-row widget.
+	b.waitFor("the value in view", `(() => {
+		const v = document.querySelector(`+js(tile+` .value`)+`).getBoundingClientRect();
+		const body = document.querySelector(`+js(tile+` .widget-body`)+`).getBoundingClientRect();
+		const bar = document.querySelector(`+js(tile+` [role=toolbar]`)+`).getBoundingClientRect();
+		return v.height > 0 && v.top >= body.top - 0.5 && v.bottom <= body.bottom + 0.5 && v.bottom <= bar.top;
+	})()`)
+	b.screenshot("editing")
+
+	size := func() (w, h int) {
+		var d struct{ Widgets []struct{ W, H int } }
+		if err := json.Unmarshal([]byte(tg.read("/api/v1/dashboards/room")), &d); err != nil || len(d.Widgets) != 1 {
+			t.Fatalf("stored dashboard: %v %+v", err, d)
+		}
+		return d.Widgets[0].W, d.Widgets[0].H
+	}
+	press := func(label string) {
+		b.run("press "+label, chromedp.Click(chromedp.CSS(tile+` button[aria-label=`+js(label)+`]`)))
+	}
+	// By keyboard: focus Wider and press Enter.
+	b.run("Wider by keyboard",
+		chromedp.Focus(chromedp.CSS(tile+` button[aria-label="Wider"]`)),
+		chromedp.KeyEvent("\r"),
+	)
+	b.waitFor("4 columns", `getComputedStyle(document.querySelector(`+js(tile)+`)).gridColumnEnd === 'span 4'`)
+	press("Wider")
+	press("Taller")
+	press("Taller")
+	press("Shorter")
+	press("Narrower")
+	b.waitFor("4 columns, 2 rows", `(() => { const s = getComputedStyle(document.querySelector(`+js(tile)+`));
+		return s.gridColumnEnd === 'span 4' && s.gridRowEnd === 'span 2'; })()`)
+	eventually(t, 5*time.Second, "the size stored", func() bool { w, h := size(); return w == 4 && h == 2 })
+	b.screenshot("resized")
+
+	// After a reload, the stored size is what shows.
+	b.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(tile+` .value`)))
+	b.waitFor("4 columns, 2 rows after reload", `(() => { const s = getComputedStyle(document.querySelector(`+js(tile)+`));
+		return s.gridColumnEnd === 'span 4' && s.gridRowEnd === 'span 2'; })()`)
+}

@@ -82,6 +82,20 @@ export function fieldsOf(records) {
   return [...set].sort();
 }
 
+const niceSteps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800]
+  .map((s) => s * 1000);
+
+/**
+ * autoEvery is the aggregation interval (as the API takes it, e.g. "10m")
+ * that draws a span of spanMs in about points points: the shortest round
+ * interval giving at most a quarter more. A chart of 7 days then reads
+ * about a thousand averages instead of 604,800 raw points at 1 Hz.
+ */
+export function autoEvery(spanMs, points) {
+  const step = niceSteps.find((s) => spanMs / s <= points * 1.25) || niceSteps[niceSteps.length - 1];
+  return step % 86400e3 === 0 ? step / 86400e3 + 'd' : step % 3600e3 === 0 ? step / 3600e3 + 'h' : step % 60e3 === 0 ? step / 60e3 + 'm' : step / 1e3 + 's';
+}
+
 /** every picks an aggregation interval that gives at most ~1000 points. */
 export function pickEvery(spanMs) {
   const steps = [['30s', 30e3], ['5m', 300e3], ['15m', 900e3], ['1h', 3600e3], ['6h', 21600e3], ['1d', 86400e3], ['1w', 604800e3]];

@@ -76,9 +76,16 @@ export function useFeed(source, { history, live = true, keep = 0, max = 5000 }) 
     recs.current = [];
     let alive = true;
     let pending = 0;
-    const bump = (patch = {}) => {
+    // bump re-renders: at once for a new state or the history, batched
+    // (100 ms) for live points.
+    const bump = (patch = {}, now = false) => {
       if (!alive) return;
-      if (patch.state) { setTick((t) => ({ ...t, ...patch, version: t.version + 1 })); return; }
+      if (patch.state || now) {
+        clearTimeout(pending);
+        pending = 0;
+        setTick((t) => ({ ...t, ...patch, version: t.version + 1 }));
+        return;
+      }
       if (pending) return;
       pending = setTimeout(() => { pending = 0; alive && setTick((t) => ({ ...t, version: t.version + 1 })); }, 100);
     };
@@ -135,7 +142,7 @@ export function useFeed(source, { history, live = true, keep = 0, max = 5000 }) 
           const firstLive = recs.current.length ? recs.current[0].ts : Infinity;
           recs.current = got.filter((r) => r.ts < firstLive).concat(recs.current);
           trim();
-          if (!live) bump({ state: 'done' }); else bump();
+          bump(live ? {} : { state: 'done' }, true);
         } catch (e) {
           bump({ state: 'error', message: e.message });
         }

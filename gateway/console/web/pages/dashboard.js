@@ -172,7 +172,7 @@ export default function Dashboard({ id }) {
     <${ErrorBox} error=${saveErr && `Not saved: ${saveErr.message}`} />
     ${dash.widgets.length === 0 ? html`<${Empty}><p>This dashboard has no widgets yet.</p>
       <button type="button" class="primary" onClick=${() => { setEditing(true); add(); }}><${Icon} name="plus" /> Add a widget</button></${Empty}>` : html`
-    <div class=${'grid' + (editing ? ' editing' : '')} style=${{ gridTemplateRows: `repeat(${rows + (editing ? 2 : 0)}, 5.5rem)` }}
+    <div class=${'grid' + (editing ? ' editing' : '')} style=${{ gridTemplateRows: `repeat(${rows + (editing ? 2 : 0)}, var(--row))` }}
       onDragOver=${(e) => editing && e.preventDefault()} onDrop=${drop}>
       ${[...dash.widgets].sort((a, b) => a.y - b.y || a.x - b.x).map((w) => html`<${Tile} key=${w.id} widget=${w} editing=${editing} dragging=${dragging} setDragging=${setDragging}
         onChange=${change} onEdit=${() => edit(w)} onDelete=${() => del(w)} />`)}

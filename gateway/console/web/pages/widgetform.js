@@ -23,7 +23,7 @@ function Options({ type, o, set }) {
             ${ranges.map((w) => html`<option value=${w}>last ${w}</option>`)}</select></${Field}>
             <${Field} label="Aggregate"><select value=${o.agg} onChange=${(e) => set('agg', e.target.value)}>
               ${['avg', 'min', 'max', 'sum', 'count', 'first', 'last'].map((a) => html`<option>${a}</option>`)}</select></${Field}>
-            ${inp('every', 'Every (empty: raw points)', { placeholder: '5m' })}`}
+            ${inp('every', 'Every (empty: sized to the chart)', { placeholder: 'auto' })}`}
       </div>`;
     case 'gauge': case 'donut':
       return html`<div class="cols">${inp('min', 'Min', { type: 'number' })}${inp('max', 'Max', { type: 'number' })}
