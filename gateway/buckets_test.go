@@ -3,10 +3,12 @@ package gateway_test
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -282,5 +284,48 @@ func TestBucketMosquittoPub(t *testing.T) {
 	}
 	if got := tg.read("/api/v1/buckets/env/data?format=csv"); got != "ts,device,temp\n1767225600000,esp32,20\n1767225600001,esp32,21\n" {
 		t.Fatalf("%q", got)
+	}
+}
+
+// Query answers are gzipped for clients that accept it, and the same bytes
+// once decompressed; others get them plain.
+func TestBucketDataGzip(t *testing.T) {
+	tg := start(t, testConfig(t))
+	tg.addBucket(map[string]any{"id": "z"})
+	var items []string
+	for i := range 500 {
+		items = append(items, fmt.Sprintf(`{"ts":%d,"v":%d}`, t0+int64(i)*1000, i%7))
+	}
+	if _, _, err := tg.api.Raw(context.Background(), "POST", "/api/v1/buckets/z/data", json.RawMessage("["+strings.Join(items, ",")+"]"), "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	tok := tg.token("r", true)
+	get := func(enc string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", tg.url("/api/v1/buckets/z/data?format=csv"), nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Accept-Encoding", enc)
+		resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: tg.tlsConfig(), DisableCompression: true}}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	plainResp, plain := get("identity")
+	gzResp, zipped := get("br, gzip")
+	if plainResp.Header.Get("Content-Encoding") != "" || gzResp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("encodings %q and %q", plainResp.Header.Get("Content-Encoding"), gzResp.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(zipped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, _ := io.ReadAll(zr)
+	if !bytes.Equal(unzipped, plain) || len(zipped)*3 > len(plain) {
+		t.Fatalf("gzip: %d bytes for %d plain, equal %v", len(zipped), len(plain), bytes.Equal(unzipped, plain))
+	}
+	if r, _ := get("gzip;q=0"); r.Header.Get("Content-Encoding") != "" {
+		t.Fatal("gzip sent to a client that refuses it")
 	}
 }

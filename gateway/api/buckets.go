@@ -1,6 +1,7 @@
 package api
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,18 @@ import (
 	"github.com/perch-gw/perch/gateway/query"
 	"github.com/perch-gw/perch/gateway/store"
 )
+
+// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			q := strings.ReplaceAll(params, " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
+}
 
 // maxDataBody bounds an API write of bucket data.
 const maxDataBody = 4 << 20
@@ -256,16 +269,29 @@ func (s *Server) readData(w http.ResponseWriter, r *http.Request) error {
 	// An export may take longer than the server's read timeout: lift it
 	// so that the server's background read does not cancel the request.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
-	var ew export.Writer
+	var (
+		ew  export.Writer
+		gz  *gzip.Writer
+		out io.Writer = w
+	)
 	rec := export.Record{}
 	started := false
 	err = bm.Scan(id, q, func(fields []string) error {
-		w.Header().Set("Content-Type", export.ContentType(string(p.Format)))
+		h := w.Header()
+		h.Set("Content-Type", export.ContentType(string(p.Format)))
 		if p.Format != "json" {
-			w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", id+"."+string(p.Format)))
+			h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", id+"."+string(p.Format)))
+		}
+		// Records compress several times over: worth it on a LAN and
+		// more so over Wi-Fi (the console's charts, CSV exports).
+		h.Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r) {
+			h.Set("Content-Encoding", "gzip")
+			gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
+			out = gz
 		}
 		var err error
-		if ew, err = export.New(w, export.Options{Format: string(p.Format), TSFormat: string(p.TSFormat), Relation: id}); err != nil {
+		if ew, err = export.New(out, export.Options{Format: string(p.Format), TSFormat: string(p.TSFormat), Relation: id}); err != nil {
 			return err
 		}
 		started = true
@@ -285,6 +311,9 @@ func (s *Server) readData(w http.ResponseWriter, r *http.Request) error {
 	})
 	if err == nil {
 		err = ew.End()
+	}
+	if err == nil && gz != nil {
+		err = gz.Close()
 	}
 	if err != nil && started {
 		s.log.Warn("api: export cut short", "bucket", id, "err", err)
