@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X github.com/perch-gw/perch/gateway/version.Version=$(VERSIO
 BUILD     := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test test-short check cross bench fuzz clean console
+.PHONY: run build test test-cross test-short check cross bench fuzz clean console
 
 # The web console's libraries (preact, htm, uPlot) come from the npm registry
 # at the versions pinned in gateway/console/package-lock.json and are copied
@@ -31,6 +31,10 @@ test: console
 	@# 32-bit ARM (Pi Zero, Pi 1-3) first: int is 32 bits there.
 	GOOS=linux GOARCH=arm GOARM=6 CGO_ENABLED=0 $(GO) build ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+## test-cross: run the ARM binaries under qemu-user-static: serve, connect over TLS, publish, read back
+test-cross: cross
+	PERCH_CROSS_DIR=$(CURDIR)/dist $(GO) test -count=1 -run TestCrossBinaries -v ./cmd/perch/
 
 ## test-short: the fast subset
 test-short:

@@ -49,10 +49,17 @@ type server struct {
 
 func serve(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
+	return serveWith(t, []string{perchBin}, dataDir, extra...)
+}
+
+// serveWith runs `perch serve` as argv (a binary, or an emulator and a
+// binary) with the test's loopback listeners and waits until it is ready.
+func serveWith(t *testing.T, argv []string, dataDir string, extra ...string) *server {
+	t.Helper()
 	readyFile := filepath.Join(t.TempDir(), "ready.json")
-	args := append([]string{"serve", "--data-dir", dataDir, "--mqtt-tls-address", "127.0.0.1:0",
-		"--api-address", "127.0.0.1:0", "--hostname", "perch-e2e", "--ready-file", readyFile}, extra...)
-	s := &server{t: t, dataDir: dataDir, cmd: exec.Command(perchBin, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	args := append(append(argv[1:len(argv):len(argv)], "serve", "--data-dir", dataDir, "--mqtt-tls-address", "127.0.0.1:0",
+		"--api-address", "127.0.0.1:0", "--hostname", "perch-e2e", "--ready-file", readyFile), extra...)
+	s := &server{t: t, dataDir: dataDir, cmd: exec.Command(argv[0], args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	s.cmd.Env = cleanEnv()
 	if err := s.cmd.Start(); err != nil {
