@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X github.com/perch-gw/perch/gateway/version.Version=$(VERSIO
 BUILD     := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test test-cross test-short check cross bench fuzz clean console
+.PHONY: run build test test-cross test-short check cross deb bench fuzz clean console
 
 # The web console's libraries (preact, htm, uPlot) come from the npm registry
 # at the versions pinned in gateway/console/package-lock.json and are copied
@@ -55,6 +55,17 @@ cross: console
 	GOOS=linux GOARCH=arm GOARM=7 $(BUILD) -o dist/perch_linux_armv7 ./cmd/perch
 	GOOS=linux GOARCH=arm64 $(BUILD) -o dist/perch_linux_arm64 ./cmd/perch
 	GOOS=linux GOARCH=amd64 $(BUILD) -o dist/perch_linux_amd64 ./cmd/perch
+
+## deb: .deb packages (armhf from the armv6 build, so every 32-bit Pi; arm64; amd64) in dist/, with nfpm
+NFPM        := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+DEB_VERSION ?= 0.0~git$(COMMIT)
+deb: cross
+	@for a in armv6:arm6:armhf arm64:arm64:arm64 amd64:amd64:amd64; do \
+	  bin=$${a%%:*}; rest=$${a#*:}; nf=$${rest%%:*}; deb=$${rest#*:}; \
+	  mkdir -p dist/.deb && cp dist/perch_linux_$$bin dist/.deb/perch && \
+	  PERCH_DEB_ARCH=$$nf PERCH_DEB_VERSION=$(DEB_VERSION) \
+	    $(GO) run $(NFPM) package --config cross/nfpm.yaml --packager deb --target dist/perch_$(DEB_VERSION)_$$deb.deb || exit 1; \
+	done
 
 ## bench: whole-system benchmark against Mosquitto (see BENCHMARKS.md); needs mosquitto installed
 bench: build
