@@ -31,10 +31,13 @@ import (
 	"github.com/perch-gw/perch/gateway/console"
 	"github.com/perch-gw/perch/gateway/dashboard"
 	"github.com/perch-gw/perch/gateway/db"
+	"github.com/perch-gw/perch/gateway/health"
+	"github.com/perch-gw/perch/gateway/mdns"
 	"github.com/perch-gw/perch/gateway/pki"
 	"github.com/perch-gw/perch/gateway/registry"
 	"github.com/perch-gw/perch/gateway/secret"
 	"github.com/perch-gw/perch/gateway/throttle"
+	"github.com/perch-gw/perch/gateway/version"
 )
 
 // File names inside the data dir.
@@ -62,6 +65,8 @@ type Gateway struct {
 	boards   *dashboard.Store
 	broker   *broker.Broker
 	api      *api.Server
+	health   *health.Monitor  // nil when disabled or it could not start
+	mdns     *mdns.Advertiser // nil when disabled or it could not start
 
 	adminPassword string
 	ready         chan struct{}
@@ -174,6 +179,8 @@ func New(cfg config.Config, log *slog.Logger) (_ *Gateway, err error) {
 		return nil, err
 	}
 
+	g.health = g.newHealth()
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerMetrics(reg, g)
@@ -206,7 +213,39 @@ func New(cfg config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
+	g.mdns = g.newMDNS()
 	return g, nil
+}
+
+// newMDNS prepares the mDNS advertisement of the bound listeners. A
+// failure is logged, never fatal: the gateway serves without it.
+func (g *Gateway) newMDNS() *mdns.Advertiser {
+	if !g.cfg.MDNS.Enabled {
+		return nil
+	}
+	port := func(a net.Addr) int {
+		if t, ok := a.(*net.TCPAddr); ok {
+			return t.Port
+		}
+		return 0
+	}
+	a, err := mdns.New(mdns.Config{
+		Instance:    g.cfg.MDNS.Instance,
+		Hostname:    g.cfg.Hostname,
+		Interfaces:  g.cfg.MDNS.Interfaces,
+		MQTTTLSPort: port(g.broker.Addr(broker.ListenerTLS)),
+		MQTTPort:    port(g.broker.Addr(broker.ListenerTCP)),
+		HTTPSPort:   port(g.api.Addr()),
+		Version:     version.String(),
+		Account:     g.cfg.Account,
+		Fingerprint: g.tls.Fingerprint,
+		Logger:      g.log,
+	})
+	if err != nil {
+		g.log.Warn("not advertising over mDNS", "err", err)
+		return nil
+	}
+	return a
 }
 
 // prepareDataDir creates the data dir with mode 0700, tightens a looser
@@ -298,6 +337,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.Go(func() error { return g.broker.Run(ctx) })
 	eg.Go(func() error { return g.api.Run(ctx) })
+	if g.health != nil {
+		eg.Go(func() error { return g.health.Run(ctx) })
+	}
+	if g.mdns != nil {
+		eg.Go(func() error { return g.mdns.Run(ctx) })
+	}
 	close(g.ready)
 	err := eg.Wait()
 	if cerr := g.Close(); err == nil {
@@ -313,6 +358,12 @@ func (g *Gateway) Ready() <-chan struct{} { return g.ready }
 // than once.
 func (g *Gateway) Close() error {
 	g.closeOnce.Do(func() {
+		if g.mdns != nil {
+			g.mdns.Close() // goodbyes while the listeners still answer
+		}
+		if g.health != nil {
+			g.health.Close()
+		}
 		if g.api != nil {
 			g.api.Close()
 		}

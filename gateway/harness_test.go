@@ -40,6 +40,9 @@ func testConfig(t *testing.T) config.Config {
 	cfg.MQTT.TLS.Address = "127.0.0.1:0"
 	cfg.API.Address = "127.0.0.1:0"
 	cfg.Log.Level = "debug"
+	// Retained health reports would reach every "#" subscriber; TestHealthEndToEnd turns them on.
+	cfg.Health.Enabled = false
+	cfg.MDNS.Enabled = false // tests never advertise on the real interfaces
 	return cfg
 }
 

@@ -28,7 +28,10 @@ type options struct {
 }
 
 // scenarioNames returns the groups --only accepts, in the order they run.
-func scenarioNames() []string { return []string{"idle", "connect", "throughput", "latency", "ingest"} }
+// footprint runs first, on a broker that has done nothing yet.
+func scenarioNames() []string {
+	return []string{"footprint", "idle", "connect", "throughput", "latency", "ingest"}
+}
 
 // step is one scenario run against each broker.
 type step struct {
@@ -89,6 +92,14 @@ func newPlan(o options) (plan, error) {
 	var p plan
 	p.devices = 11 // throughput: 10 publishers + 1 subscriber, or the reverse
 	var desc []string
+	if want["footprint"] {
+		f := loadgen.Footprint{Devices: 10, Buckets: 5, Starts: 5, Settle: 5 * time.Second, Idle: time.Minute}
+		if o.quick {
+			f.Starts, f.Settle, f.Idle = 3, 2*time.Second, 10*time.Second
+		}
+		p.steps = append(p.steps, footprintStep(f, distArm64))
+		desc = append(desc, fmt.Sprintf("footprint %d starts, %s idle", f.Starts, f.Idle))
+	}
 	if want["idle"] {
 		p.steps = append(p.steps, idleStep(loadgen.Idle{Conns: idleN, Hold: min(dur/2, 5*time.Second)}))
 		p.devices = max(p.devices, idleN)

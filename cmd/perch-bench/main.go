@@ -2,7 +2,7 @@
 // against Perch, one after the other on this machine, and prints a
 // side-by-side Markdown table. See BENCHMARKS.md.
 //
-//	go run ./cmd/perch-bench [--quick] [--only throughput,latency,connect,idle] [--out FILE.md] [--perch BIN|none]
+//	go run ./cmd/perch-bench [--quick] [--only footprint,idle,connect,throughput,latency,ingest] [--out FILE.md] [--perch BIN|none]
 package main
 
 import (

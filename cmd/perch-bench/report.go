@@ -66,6 +66,8 @@ func fmtMiB(v float64) string     { return strconv.FormatFloat(v/(1<<20), 'f', 1
 func fmtKiB(v float64) string     { return strconv.FormatFloat(v/(1<<10), 'f', 1, 64) + " KiB" }
 func fmtBytes(v float64) string   { return strconv.FormatFloat(v, 'f', 2, 64) + " B" }
 func fmtRatio(v float64) string   { return strconv.FormatFloat(v, 'f', 2, 64) + "×" }
+func fmtMB(v float64) string      { return strconv.FormatFloat(v/1e6, 'f', 1, 64) + " MB" }
+func fmtKB(v float64) string      { return strconv.FormatFloat(v/1e3, 'f', 1, 64) + " kB" }
 
 // group writes n with thousands separated by thin spaces: 12 345.
 func group(n int64) string {

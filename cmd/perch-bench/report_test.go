@@ -70,8 +70,9 @@ func TestPlan(t *testing.T) {
 		connOffset bool
 		err        bool
 	}{
-		{name: "all", o: options{}, steps: 1 + 1 + 4 + 2 + 1, devices: 12000},
-		{name: "quick", o: options{quick: true}, steps: 9, devices: 800},
+		{name: "all", o: options{}, steps: 1 + 1 + 1 + 4 + 2 + 1, devices: 12000},
+		{name: "quick", o: options{quick: true}, steps: 10, devices: 800},
+		{name: "only footprint", o: options{only: "footprint"}, steps: 1, devices: 11},
 		{name: "only ingest", o: options{only: "ingest"}, steps: 1, devices: 11},
 		{name: "only connect", o: options{only: "connect"}, steps: 1, devices: 2000},
 		{name: "only throughput", o: options{only: "throughput"}, steps: 4, devices: 11},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/perch-gw/perch/gateway/loadgen"
@@ -195,4 +197,71 @@ func perSec(n float64, d time.Duration) float64 {
 		return math.NaN()
 	}
 	return n / d.Seconds()
+}
+
+// distArm64 is the cross-built arm64 binary (`make cross`), whose size
+// issue #5 bounds.
+const distArm64 = "dist/perch_linux_arm64"
+
+// footprintStep measures what Perch costs a Raspberry Pi (issue #5): sizes
+// in MB (10⁶ bytes), start-up to a TLS handshake, RSS with idle devices
+// and buckets, and the bytes written per idle hour.
+func footprintStep(s loadgen.Footprint, arm64 string) step {
+	return step{
+		group: "footprint",
+		label: "footprint: " + s.Name(),
+		metrics: []metric{
+			{"executable size (this run's binary)", fmtMB, goal{}},
+			{"arm64 binary (" + arm64 + ")", fmtMB, atMost(20e6, "20 MB")},
+			{"cold start to TLS handshake (median)", fmtMillis, atMost(300, "300 ms")},
+			{"warm start to TLS handshake (median)", fmtMillis, goal{}},
+			{"idle RSS with the devices (and buckets)", fmtMB, atMost(30e6, "30 MB")},
+			{"bytes written per idle hour (wchar)", fmtKB, atMost(1e6, "1 MB")},
+		},
+		run: func(ctx context.Context, t loadgen.Target) (stepResult, error) {
+			r, err := s.Run(ctx, t)
+			vals := nanSlice(6)
+			if r.BinarySize >= 0 {
+				vals[0] = float64(r.BinarySize)
+			}
+			arm := ""
+			if t.Name == "mosquitto" {
+				arm = " (dynamically linked: its libraries, libmosquitto and OpenSSL among them, are not counted; " +
+					"it keeps no state, so a warm start is a second cold one)"
+			}
+			if t.Name == "perch" {
+				if fi, err := os.Stat(arm64); err == nil {
+					vals[1] = float64(fi.Size())
+				} else {
+					arm = "; no " + arm64 + " (run make cross)"
+				}
+			}
+			if r.ColdStart >= 0 {
+				vals[2], vals[3] = millis(r.ColdStart), millis(r.WarmStart)
+			}
+			if r.RSS > 0 {
+				vals[4] = float64(r.RSS)
+			}
+			if r.Written >= 0 {
+				vals[5] = r.PerHour
+			}
+			detail := fmt.Sprintf("%s %s%s; cold starts %s, warm starts %s (exec to first TLS handshake on loopback, polled every 2 ms); "+
+				"%d devices connected, %d buckets, RSS after %s; %d bytes written in %s idle (wchar counts write system calls, "+
+				"logs included: the page cache may write fewer or more bytes to the card)%s",
+				t.Name, t.Binary, arm, durations(r.ColdStarts), durations(r.WarmStarts),
+				r.Connected, r.Buckets, s.Settle, r.Written, r.IdleTime.Round(100*time.Millisecond), errText(r.Err))
+			return stepResult{values: vals, detail: detail, others: r.OtherCPU}, err
+		},
+	}
+}
+
+func durations(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	s := make([]string, len(ds))
+	for i, d := range ds {
+		s[i] = fmt.Sprintf("%.1f", millis(d))
+	}
+	return strings.Join(s, ", ") + " ms"
 }

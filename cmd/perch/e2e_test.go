@@ -58,7 +58,7 @@ func serveWith(t *testing.T, argv []string, dataDir string, extra ...string) *se
 	t.Helper()
 	readyFile := filepath.Join(t.TempDir(), "ready.json")
 	args := append(append(argv[1:len(argv):len(argv)], "serve", "--data-dir", dataDir, "--mqtt-tls-address", "127.0.0.1:0",
-		"--api-address", "127.0.0.1:0", "--hostname", "perch-e2e", "--ready-file", readyFile), extra...)
+		"--api-address", "127.0.0.1:0", "--hostname", "perch-e2e", "--ready-file", readyFile, "--mdns-enabled=false", "--health-enabled=false"), extra...)
 	s := &server{t: t, dataDir: dataDir, cmd: exec.Command(argv[0], args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	s.cmd.Env = cleanEnv()

@@ -21,6 +21,8 @@ type Config struct {
 	MQTT     MQTT    `koanf:"mqtt" yaml:"mqtt" json:"mqtt"`
 	API      API     `koanf:"api" yaml:"api" json:"api"`
 	Storage  Storage `koanf:"storage" yaml:"storage" json:"storage"`
+	MDNS     MDNS    `koanf:"mdns" yaml:"mdns" json:"mdns"`
+	Health   Health  `koanf:"health" yaml:"health" json:"health"`
 
 	// Devices and Buckets are declared in the file only (no environment
 	// variable or flag): the gateway creates or updates them at every start.
@@ -97,6 +99,28 @@ type Storage struct {
 	MaxPending int `koanf:"max_pending" yaml:"max_pending" json:"max_pending"`
 }
 
+// Health configures the gateway's own health reports and status LED.
+type Health struct {
+	// Enabled publishes a health report to perch/<hostname>/health every
+	// Interval and records it in the built-in bucket "health".
+	Enabled  bool          `koanf:"enabled" yaml:"enabled" json:"enabled"`
+	Interval time.Duration `koanf:"interval" yaml:"interval" json:"interval"`
+	// LED is the status LED: "" for none, "act" for the board's ACT LED,
+	// or a GPIO pin name such as GPIO17.
+	LED string `koanf:"led" yaml:"led" json:"led"`
+}
+
+// MDNS configures the gateway's advertisement on the local network.
+type MDNS struct {
+	// Enabled advertises _secure-mqtt._tcp, _mqtt._tcp (when the plain
+	// listener is on) and _https._tcp over multicast DNS.
+	Enabled bool `koanf:"enabled" yaml:"enabled" json:"enabled"`
+	// Instance is the advertised name; perch-<hostname> when empty.
+	Instance string `koanf:"instance" yaml:"instance" json:"instance"`
+	// Interfaces to advertise on; empty for every multicast-capable one but loopback.
+	Interfaces []string `koanf:"interfaces" yaml:"interfaces" json:"interfaces"`
+}
+
 // Default returns the configuration used for every key that is not set.
 func Default() Config {
 	return Config{
@@ -120,5 +144,7 @@ func Default() Config {
 			PartitionDuration: time.Hour,
 			MaxPending:        256 << 10,
 		},
+		MDNS:   MDNS{Enabled: true},
+		Health: Health{Enabled: true, Interval: 30 * time.Second},
 	}
 }

@@ -43,6 +43,14 @@ func descriptions() map[string]string {
 		"storage.fsync_interval":     "Longest span of acknowledged points a power cut can lose; 0 to fsync before every acknowledgement.",
 		"storage.partition_duration": "Time span of a bucket's storage partitions; the newest one or two are held in memory.",
 		"storage.max_pending":        "Points that may wait to be compressed before publishers are slowed.",
+
+		"mdns.enabled":    "Advertise the gateway on the local network over mDNS (_secure-mqtt, _mqtt and _https services).",
+		"mdns.instance":   "Advertised instance name, at most 63 bytes and without dots; perch- and the host name when empty.",
+		"mdns.interfaces": "Network interfaces to advertise on; empty for every multicast-capable interface but loopback.",
+
+		"health.enabled":  "Publish the gateway's health (temperature, load, memory, disk, broker) to perch/HOSTNAME/health and record it in the bucket health.",
+		"health.interval": "How often the health report is published.",
+		"health.led":      "Status LED: empty for none, act for the board's ACT LED, or a GPIO pin name such as GPIO17.",
 	}
 }
 

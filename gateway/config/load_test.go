@@ -459,8 +459,9 @@ func TestRegisterFlags(t *testing.T) {
 	var names []string
 	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
 	want := []string{
-		"account", "api-address", "api-enabled", "api-session-ttl", "data-dir", "hostname",
-		"log-format", "log-level", "mqtt-connect-timeout", "mqtt-max-clients", "mqtt-max-inflight",
+		"account", "api-address", "api-enabled", "api-session-ttl", "data-dir",
+		"health-enabled", "health-interval", "health-led", "hostname",
+		"log-format", "log-level", "mdns-enabled", "mdns-instance", "mdns-interfaces", "mqtt-connect-timeout", "mqtt-max-clients", "mqtt-max-inflight",
 		"mqtt-max-packet-size", "mqtt-max-queued", "mqtt-session-expiry", "mqtt-sys-interval",
 		"mqtt-tcp-address", "mqtt-tcp-allow-anonymous", "mqtt-tcp-enabled",
 		"mqtt-tls-address", "mqtt-tls-allow-anonymous", "mqtt-tls-enabled",

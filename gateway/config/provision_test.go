@@ -441,7 +441,7 @@ func TestPrintedLists(t *testing.T) {
 		"  - id: d\n    name: \"\"\n    description: \"\"\n    enabled: false\n    credentials: twelve-bytes\n    publish: []\n" +
 		"buckets:\n" +
 		"  - id: b\n    name: \"\"\n    description: \"\"\n    topic: \"\"\n"
-	if _, lists, _ := strings.Cut(string(b), "max_pending: 262144\n"); lists != want {
+	if _, lists, _ := strings.Cut(string(b), "led: \"\"\n"); lists != want {
 		t.Errorf("lists printed as\n%s\nwant\n%s", lists, want)
 	}
 	if d, _ := Default().YAML(); strings.Contains(string(d), "devices") || strings.Contains(string(d), "buckets") {

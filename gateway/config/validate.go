@@ -43,6 +43,7 @@ func limits() map[string]bounds {
 		"storage.fsync_interval":     {0, int64(10 * time.Second)},
 		"storage.partition_duration": {int64(time.Second), int64(24 * time.Hour)},
 		"storage.max_pending":        {1000, 16 << 20},
+		"health.interval":            {int64(5 * time.Second), int64(time.Hour)},
 	}
 }
 
@@ -99,6 +100,17 @@ func (c Config) Validate() error {
 		bad("tls.key_file", "must be set with tls.cert_file")
 	case c.TLS.CertFile == "" && c.TLS.KeyFile != "":
 		bad("tls.cert_file", "must be set with tls.key_file")
+	}
+	if l := c.Health.LED; l != "" && !strings.EqualFold(l, "act") && !validPinName(l) {
+		bad("health.led", "%q is not act or a GPIO pin name such as GPIO17", l)
+	}
+	if len(c.MDNS.Instance) > 63 || strings.Contains(c.MDNS.Instance, ".") {
+		bad("mdns.instance", "%q is longer than 63 bytes or contains a dot", c.MDNS.Instance)
+	}
+	for i, name := range c.MDNS.Interfaces {
+		if strings.TrimSpace(name) == "" {
+			bad("mdns.interfaces", "item %d is empty", i+1)
+		}
 	}
 	for i, name := range c.TLS.ExtraNames {
 		if strings.TrimSpace(name) == "" {
@@ -241,4 +253,17 @@ func sameAddress(host1, port1, host2, port2 string) bool {
 	}
 	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
 	return strings.EqualFold(host1, host2) || wildcard(host1) || wildcard(host2)
+}
+
+// validPinName says whether s can name a GPIO pin (GPIO17, P1_11).
+func validPinName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
 }

@@ -139,6 +139,8 @@ func TestWithDefaults(t *testing.T) {
 	want.MQTT.MaxQueued = 5
 	want.API.Enabled = false       // booleans as given
 	want.Storage.FsyncInterval = 0 // a zero that is allowed, as given
+	want.Health.Enabled = false
+	want.MDNS.Enabled = false
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", c, want)
 	}

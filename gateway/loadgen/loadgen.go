@@ -114,6 +114,11 @@ type Target struct {
 	Logger *slog.Logger
 	// Buckets is the broker's data buckets, if it has them.
 	Buckets Buckets
+	// Binary is the broker's executable, for its size; empty if unknown.
+	Binary string
+	// Starts starts fresh copies of the broker, for start-up times; nil if
+	// it cannot.
+	Starts StartTimer
 }
 
 func (t Target) log() *slog.Logger {

@@ -44,6 +44,9 @@ type MosquittoConfig struct {
 // listening for MQTT over TLS on a free 127.0.0.1 port.
 type Mosquitto struct {
 	dir     string
+	bin     string
+	cfg     MosquittoConfig
+	certs   certFiles
 	addr    string
 	tls     *tls.Config
 	devices []Device
@@ -111,7 +114,7 @@ func StartMosquitto(ctx context.Context, cfg MosquittoConfig) (m *Mosquitto, err
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBroker, err)
 	}
-	m = &Mosquitto{dir: dir, log: cfg.Logger, version: mosquittoVersion(ctx, bin)}
+	m = &Mosquitto{dir: dir, bin: bin, cfg: cfg, log: cfg.Logger, version: mosquittoVersion(ctx, bin)}
 	defer func() {
 		if err != nil {
 			m.Close()
@@ -123,6 +126,7 @@ func StartMosquitto(ctx context.Context, cfg MosquittoConfig) (m *Mosquitto, err
 	if err != nil {
 		return m, err
 	}
+	m.certs = certs
 	m.tls = &tls.Config{RootCAs: certs.Pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 	t0 := time.Now()
 	m.devices, err = writePasswords(ctx, passwd, filepath.Join(dir, "passwd"), cfg.Devices)
@@ -152,29 +156,7 @@ func (m *Mosquitto) start(ctx context.Context, bin string, cfg MosquittoConfig, 
 		return err
 	}
 	m.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	m.conf = strings.Join([]string{
-		"# Written by perch-bench: one TLS listener on loopback, password auth,",
-		"# per-client limits mirroring Perch's defaults.",
-		"per_listener_settings false",
-		"allow_anonymous false",
-		"password_file " + filepath.Join(m.dir, "passwd"),
-		fmt.Sprintf("max_queued_messages %d", cfg.MaxQueued),
-		fmt.Sprintf("max_inflight_messages %d", cfg.MaxInflight),
-		fmt.Sprintf("max_packet_size %d", cfg.MaxPacketSize),
-		"persistence false",
-		"persistent_client_expiration 1d", // Perch's SessionExpiry, 24 h
-		fmt.Sprintf("set_tcp_nodelay %t", cfg.NoDelay),
-		"log_dest stderr",
-		"log_type error",
-		"log_type warning",
-		"connection_messages false",
-		"user root", // as root, do not switch to the mosquitto user (which cannot read our files)
-		fmt.Sprintf("listener %d 127.0.0.1", port),
-		"cafile " + certs.CA,
-		"certfile " + certs.Cert,
-		"keyfile " + certs.Key,
-		"",
-	}, "\n")
+	m.conf = mosquittoConf(m.dir, port, cfg, certs)
 	confPath := filepath.Join(m.dir, "mosquitto.conf")
 	if err := os.WriteFile(confPath, []byte(m.conf), 0o600); err != nil {
 		return fmt.Errorf("%w: %v", ErrBroker, err)
@@ -196,6 +178,34 @@ func (m *Mosquitto) start(ctx context.Context, bin string, cfg MosquittoConfig, 
 	}
 	m.log.Info("ready", "broker", "mosquitto", "address", m.addr, "pid", m.child.pid(), "version", m.version)
 	return nil
+}
+
+// mosquittoConf is the configuration file of a broker listening on port,
+// with its password file in dir.
+func mosquittoConf(dir string, port int, cfg MosquittoConfig, certs certFiles) string {
+	return strings.Join([]string{
+		"# Written by perch-bench: one TLS listener on loopback, password auth,",
+		"# per-client limits mirroring Perch's defaults.",
+		"per_listener_settings false",
+		"allow_anonymous false",
+		"password_file " + filepath.Join(dir, "passwd"),
+		fmt.Sprintf("max_queued_messages %d", cfg.MaxQueued),
+		fmt.Sprintf("max_inflight_messages %d", cfg.MaxInflight),
+		fmt.Sprintf("max_packet_size %d", cfg.MaxPacketSize),
+		"persistence false",
+		"persistent_client_expiration 1d", // Perch's SessionExpiry, 24 h
+		fmt.Sprintf("set_tcp_nodelay %t", cfg.NoDelay),
+		"log_dest stderr",
+		"log_type error",
+		"log_type warning",
+		"connection_messages false",
+		"user root", // as root, do not switch to the mosquitto user (which cannot read our files)
+		fmt.Sprintf("listener %d 127.0.0.1", port),
+		"cafile " + certs.CA,
+		"certfile " + certs.Cert,
+		"keyfile " + certs.Key,
+		"",
+	}, "\n")
 }
 
 // waitReady connects as client 0 until it succeeds, the process exits, or
@@ -292,6 +302,8 @@ func (m *Mosquitto) Target() Target {
 		Devices: DeviceList(m.devices),
 		Process: m.proc,
 		Logger:  m.log,
+		Binary:  m.bin,
+		Starts:  mosquittoStarts{m},
 	}
 }
 

@@ -38,6 +38,8 @@ type PerchConfig struct {
 // over TLS and API listeners on free 127.0.0.1 ports.
 type Perch struct {
 	dir     string
+	bin     string
+	args    []string
 	version string
 	ready   perchReady
 	tls     *tls.Config
@@ -92,7 +94,7 @@ func StartPerch(ctx context.Context, cfg PerchConfig) (p *Perch, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBroker, err)
 	}
-	p = &Perch{dir: dir, log: cfg.Logger, version: perchVersion(ctx, bin)}
+	p = &Perch{dir: dir, bin: bin, args: cfg.Args, log: cfg.Logger, version: perchVersion(ctx, bin)}
 	defer func() {
 		if err != nil {
 			p.Close()
@@ -106,6 +108,7 @@ func StartPerch(ctx context.Context, cfg PerchConfig) (p *Perch, err error) {
 		"--mqtt-tls-address", "127.0.0.1:0",
 		"--api-address", "127.0.0.1:0",
 		"--ready-file", readyFile,
+		"--mdns-enabled=false", // a benchmark advertises nothing on the LAN
 	}, cfg.Args...)
 	p.child, err = startChild(bin, args, perchEnv(), filepath.Join(dir, "perch.log"))
 	if err != nil {
@@ -275,6 +278,8 @@ func (p *Perch) Target() Target {
 		Process: p.proc,
 		Logger:  p.log,
 		Buckets: p.buckets(),
+		Binary:  p.bin,
+		Starts:  perchStarts{p},
 	}
 }
 
