@@ -40,6 +40,6 @@ export function BucketChart({ bucket }) {
       : !res.data ? !res.error && html`<${Loading} />`
       : res.data.data[0].length === 0 ? html`<${Empty}>No points in this range.</${Empty}>`
       : html`<${TimeChart} labels=${res.data.labels} data=${res.data.data} />
-        <p class="hint">${res.data.data[0].length} points${every ? `, averaged per ${every}` : ''}. Drag across the chart to zoom, double-click to reset.</p>`}
+        <p class="hint">${res.data.data[0].length} point${res.data.data[0].length === 1 ? '' : 's'}${every ? `, averaged per ${every}` : ''}${res.data.data[0].length === 1 ? ': a single point draws no line; choose a shorter range to see more' : ''}. Drag across the chart to zoom, double-click to reset.</p>`}
   </section>`;
 }
