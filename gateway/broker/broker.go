@@ -102,7 +102,10 @@ type Broker struct {
 
 	watches watches
 
-	started   time.Time
+	started time.Time
+	// runMu orders Run's start against Close: Run either starts fully
+	// before closed is closed or sees it closed and starts nothing.
+	runMu     sync.Mutex
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup
@@ -270,6 +273,25 @@ func (b *Broker) Addr(listener string) net.Addr { return b.addrs[listener] }
 
 // Run serves until ctx is done, then shuts down. It returns nil on shutdown.
 func (b *Broker) Run(ctx context.Context) error {
+	if err := b.start(); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-b.closed:
+	}
+	return b.Close()
+}
+
+// start begins serving unless Close came first.
+func (b *Broker) start() error {
+	b.runMu.Lock()
+	defer b.runMu.Unlock()
+	select {
+	case <-b.closed:
+		return nil
+	default:
+	}
 	if err := b.server.Serve(); err != nil {
 		return fmt.Errorf("broker: serve: %w", err)
 	}
@@ -287,11 +309,7 @@ func (b *Broker) Run(ctx context.Context) error {
 		defer b.wg.Done()
 		b.hook.rates.run(b.closed, b.server)
 	}()
-	select {
-	case <-ctx.Done():
-	case <-b.closed:
-	}
-	return b.Close()
+	return nil
 }
 
 // shutdownGrace bounds how long Close waits for clients to go.
@@ -302,7 +320,9 @@ const shutdownGrace = 3 * time.Second
 // goroutine.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
+		b.runMu.Lock()
 		close(b.closed)
+		b.runMu.Unlock()
 		b.closeWatches()
 		deadline := time.Now().Add(shutdownGrace)
 		// Stop accepting first, so no client is added while mochi walks its
