@@ -810,3 +810,21 @@ func TestTicketWait(t *testing.T) {
 		t.Fatal("Wait(true) returned before the fsync")
 	}
 }
+
+// Replay from any record's position starts there, mid-segment too (a
+// follower resumes batch by batch without rereading the segment).
+func TestReplayFromEveryPosition(t *testing.T) {
+	j := open(t, journal.Config{Dir: t.TempDir(), SegmentSize: 1024})
+	var recs []string
+	for i := range 120 {
+		recs = append(recs, record(i, 1+i*13%200))
+	}
+	ps := appendAll(t, j, recs)
+	for i := range ps {
+		checkEntries(t, replayAll(t, j, ps[i]), ps[i:], recs[i:])
+	}
+	// A position past a segment's end reads on from the next segment.
+	segs := j.Segments()
+	past := journal.Pos{Segment: segs[0].ID, Offset: segs[0].Size}
+	checkEntries(t, replayAll(t, j, past), ps[segs[0].Records:], recs[segs[0].Records:])
+}

@@ -64,6 +64,11 @@ func newReader(f io.ReaderAt, size int64) *reader {
 	return &reader{br: bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 256<<10), size: size}
 }
 
+// newReaderAt reads from off, which must be the offset of a record.
+func newReaderAt(f io.ReaderAt, off, size int64) *reader {
+	return &reader{br: bufio.NewReaderSize(io.NewSectionReader(f, off, size-off), 256<<10), off: off, size: size}
+}
+
 // next returns the next record, valid until the following call; io.EOF at
 // the end; a *frameError for a record that fails its checks, after which
 // the reader must not be used; or an I/O error.
@@ -307,7 +312,7 @@ func (j *Journal) truncateTail(f *os.File, s *segMeta, fe *frameError, size int6
 }
 
 // Replay calls fn with each record at or after from (the zero Pos means from
-// the start), in order. It visits the records appended before it was called
+// the start; otherwise from is a position Append or Replay gave), in order. It visits the records appended before it was called
 // (waiting until they are written, not fsynced) and none appended later.
 // rec is valid only until fn returns. Replay stops at, and returns, the
 // first error from fn. A record that fails its checks is ErrCorrupt; a
@@ -354,6 +359,12 @@ func (j *Journal) replaySegment(s segMeta, from Pos, fn func(Pos, []byte) error)
 	}
 	defer f.Close()
 	r := newReader(f, s.size)
+	if s.id == from.Segment && from.Offset > 0 && from.Offset <= s.size {
+		// Positions are record boundaries: start there instead of reading
+		// the segment from its beginning (a reader that follows the
+		// journal batch by batch would otherwise reread it every time).
+		r = newReaderAt(f, from.Offset, s.size)
+	}
 	for {
 		off := r.off
 		rec, err := r.next()

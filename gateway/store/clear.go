@@ -136,6 +136,9 @@ func (s *Store) reset() error {
 		return fail(fmt.Errorf("store: clear: %w", err))
 	}
 	clear(s.segMax)
+	clear(s.segTop)
+	s.gen++
+	s.notifyLocked()
 	if err := s.sj.Close(); err != nil {
 		return fail(fmt.Errorf("store: clear: %w", err))
 	}

@@ -77,6 +77,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for retention; nil means time.Now.
 	Now func() time.Time
+
+	journalSegment int64 // tests: small journal segments
 }
 
 // Message is what a device published, decoded: its fields share one time.
@@ -198,6 +200,18 @@ type Store struct {
 	rejected map[Reason]int64
 	cutoff   int64 // retention: ts < cutoff is hidden
 
+	// followers (follow.go)
+	holdMu     sync.Mutex // orders writes of holds.json
+	holds      map[string]Hold
+	holdAll    bool // holds.json was unreadable: keep the whole journal
+	holdSynced time.Time
+	holdDirty  bool
+	changed    chan struct{}    // closed at the next change; nil when nobody waits
+	appended   int64            // points accepted since Open
+	lastPos    journal.Pos      // the last message in the journal
+	segTop     map[uint64]int64 // per journal segment, its newest point
+	gen        int64            // incremented by a full Clear
+
 	// the writer's buffers, reused from one step to the next
 	spare  []row
 	rowBuf []tstorage.Row
@@ -239,6 +253,7 @@ func Open(cfg Config) (*Store, error) {
 		tsDir:    filepath.Join(cfg.Dir, "ts"),
 		wake:     make(chan struct{}, 1),
 		segMax:   map[uint64]int64{},
+		segTop:   map[uint64]int64{},
 		byKey:    map[seriesKey]uint32{},
 		rejected: map[Reason]int64{},
 		done:     make(chan struct{}),
@@ -315,6 +330,12 @@ func (s *Store) Write(m Message) error {
 	if mx, ok := s.segMax[pos.Segment]; !ok || ts > mx {
 		s.segMax[pos.Segment] = ts
 	}
+	if mx, ok := s.segTop[pos.Segment]; !ok || ts > mx {
+		s.segTop[pos.Segment] = ts
+	}
+	s.lastPos = pos
+	s.appended += int64(len(m.Fields))
+	s.notifyLocked()
 	kick := n0 == 0
 	s.points += int64(len(m.Fields))
 	s.mu.Unlock()
@@ -486,6 +507,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.space.Broadcast()
+	s.notifyLocked()
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -493,6 +515,9 @@ func (s *Store) Close() error {
 	}
 	s.wg.Wait()
 	err := s.shutdown()
+	if herr := s.syncHolds(); err == nil {
+		err = herr
+	}
 	s.mu.Lock()
 	if err != nil && s.err == nil {
 		s.err = err

@@ -31,6 +31,9 @@ func (s *Store) recover() error {
 	}
 	s.man = m
 	s.cutoff = s.retentionCutoff()
+	if err := s.loadHolds(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(s.tsDir, 0o700); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -98,7 +101,7 @@ func (s *Store) recover() error {
 		return fmt.Errorf("store: %w", err)
 	}
 
-	s.j, err = journal.Open(journal.Config{Dir: filepath.Join(s.cfg.Dir, "journal"), Logger: s.log, SyncInterval: s.cfg.SyncInterval})
+	s.j, err = journal.Open(journal.Config{Dir: filepath.Join(s.cfg.Dir, "journal"), Logger: s.log, SyncInterval: s.cfg.SyncInterval, SegmentSize: s.cfg.journalSegment})
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -116,6 +119,10 @@ func (s *Store) recover() error {
 			if int(r.sid) >= len(s.series) || s.series[r.sid] == nil {
 				return fmt.Errorf("journal record at %s names series %d, missing from the series log", p, r.sid)
 			}
+		}
+		s.lastPos = p
+		if mx, ok := s.segTop[p.Segment]; !ok || ts > mx {
+			s.segTop[p.Segment] = ts
 		}
 		if ts <= s.man.Flushed || ts < s.cutoff || s.clearedLocked(ts) {
 			skipped++
@@ -574,8 +581,13 @@ func (s *Store) trimJournal() error {
 	segs := s.j.Segments()
 	s.mu.Lock()
 	var upto uint64
+	floor := s.holdFloorLocked()
 	for _, sg := range segs[:len(segs)-1] {
 		if mx, ok := s.segMax[sg.ID]; ok && mx > s.man.Flushed {
+			break
+		}
+		// A follower still needs it, unless every point in it has expired.
+		if top, ok := s.segTop[sg.ID]; sg.ID >= floor && ok && top >= s.cutoff {
 			break
 		}
 		upto = sg.ID + 1
@@ -583,6 +595,11 @@ func (s *Store) trimJournal() error {
 	for id := range s.segMax {
 		if id < upto {
 			delete(s.segMax, id)
+		}
+	}
+	for id := range s.segTop {
+		if id < upto {
+			delete(s.segTop, id)
 		}
 	}
 	s.mu.Unlock()
