@@ -37,6 +37,7 @@ import (
 	"github.com/perch-gw/perch/gateway/registry"
 	"github.com/perch-gw/perch/gateway/secret"
 	"github.com/perch-gw/perch/gateway/throttle"
+	"github.com/perch-gw/perch/gateway/upstream"
 	"github.com/perch-gw/perch/gateway/version"
 )
 
@@ -65,8 +66,9 @@ type Gateway struct {
 	boards   *dashboard.Store
 	broker   *broker.Broker
 	api      *api.Server
-	health   *health.Monitor  // nil when disabled or it could not start
-	mdns     *mdns.Advertiser // nil when disabled or it could not start
+	health   *health.Monitor    // nil when disabled or it could not start
+	mdns     *mdns.Advertiser   // nil when disabled or it could not start
+	upstream *upstream.Upstream // nil without upstream.url
 
 	adminPassword string
 	ready         chan struct{}
@@ -179,11 +181,19 @@ func New(cfg config.Config, log *slog.Logger) (_ *Gateway, err error) {
 		return nil, err
 	}
 
+	// Before anything is served: the upstream holds every forwarded
+	// bucket's journal from here on.
+	if g.upstream, err = g.newUpstream(); err != nil {
+		return nil, err
+	}
 	g.health = g.newHealth()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerMetrics(reg, g)
+	if g.upstream != nil {
+		reg.MustRegister(upstreamCollector{g.upstream})
+	}
 
 	apiAddr := ""
 	if cfg.API.Enabled {
@@ -202,6 +212,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Gateway, err error) {
 		Registry:   g.registry,
 		Buckets:    g.buckets,
 		Dashboards: g.boards,
+		Upstream:   g.apiUpstream(),
 		Broker:     g.broker,
 		Access:     g.access,
 		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
@@ -343,6 +354,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.mdns != nil {
 		eg.Go(func() error { return g.mdns.Run(ctx) })
 	}
+	if g.upstream != nil {
+		eg.Go(func() error { return g.upstream.Run(ctx) })
+	}
 	close(g.ready)
 	err := eg.Wait()
 	if cerr := g.Close(); err == nil {
@@ -363,6 +377,9 @@ func (g *Gateway) Close() error {
 		}
 		if g.health != nil {
 			g.health.Close()
+		}
+		if g.upstream != nil {
+			g.upstream.Close()
 		}
 		if g.api != nil {
 			g.api.Close()

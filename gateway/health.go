@@ -6,6 +6,7 @@ import (
 	"github.com/perch-gw/perch/gateway/broker"
 	"github.com/perch-gw/perch/gateway/bucket"
 	"github.com/perch-gw/perch/gateway/health"
+	"github.com/perch-gw/perch/gateway/upstream"
 )
 
 // HealthBucket is the built-in bucket that records the health reports.
@@ -28,6 +29,7 @@ func (g *Gateway) newHealth() *health.Monitor {
 		LED:       hc.LED,
 		Publisher: g.broker,
 		Stats:     healthStats{g.broker},
+		Upstream:  g.upstreamHealth(),
 		Logger:    g.log,
 	})
 	if err != nil {
@@ -65,3 +67,15 @@ func (h healthStats) BrokerStats() health.BrokerStats {
 		InRate: s.InRate, OutRate: s.OutRate, StoreFailures: s.StoreFailures,
 	}
 }
+
+// upstreamHealth is the upstream as the health reports see it; nil without one.
+func (g *Gateway) upstreamHealth() health.UpstreamSource {
+	if g.upstream == nil {
+		return nil
+	}
+	return upstreamHealth{g.upstream}
+}
+
+type upstreamHealth struct{ u *upstream.Upstream }
+
+func (h upstreamHealth) UpstreamHealth() (bool, int64) { return h.u.Summary() }

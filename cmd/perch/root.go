@@ -82,7 +82,8 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&r.caFile, "ca-file", os.Getenv("PERCH_CA_FILE"), "CA certificate for --server (default: the data dir's CA) [PERCH_CA_FILE]")
 	pf.BoolVar(&r.json, "json", false, "print JSON for scripts instead of tables")
 
-	root.AddCommand(newServe(), newDevice(r), newBucket(r), newDashboard(r), newMQTT(r), newToken(r), newStatus(r), newCA(r), newAdmin(r), newDiscover(r), newVersion())
+	root.AddCommand(newServe(), newDevice(r), newBucket(r), newDashboard(r), newMQTT(r), newToken(r), newStatus(r), newCA(r), newAdmin(r), newDiscover(r), newUpstream(r), newVersion())
+	root.AddCommand(newSim(r))
 	return root
 }
 

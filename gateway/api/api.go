@@ -41,6 +41,7 @@ type Broker interface {
 	Stats() broker.Stats
 	Publish(topic string, payload []byte, qos byte, retain bool) error
 	Watch(filter string, buffer int) (*broker.Watch, error)
+	WatchPresence(fn func(broker.Presence)) (*broker.PresenceWatch, error)
 }
 
 var (
@@ -74,10 +75,12 @@ type Config struct {
 	Buckets Buckets
 	// Dashboards serves /api/v1/dashboards; nil answers 404 there.
 	Dashboards Dashboards
-	Access     *access.Access
-	Metrics    http.Handler
-	Info       func() Info
-	Logger     *slog.Logger
+	// Upstream is the link to the upstream broker; nil when there is none.
+	Upstream Upstream
+	Access   *access.Access
+	Metrics  http.Handler
+	Info     func() Info
+	Logger   *slog.Logger
 	// SessionTTL is the console cookie's lifetime.
 	SessionTTL time.Duration
 	// Throttle limits failed console logins per source address.

@@ -43,6 +43,7 @@ type Buckets interface {
 	Scan(id string, q store.Query, begin func([]string) error, emit func(*store.Record) error) error
 	Clear(id string, from, to int64) error
 	Subscribe(id string, buffer int) (*bucket.Subscription, error)
+	TapAll(fn func(bucket.Event)) (*bucket.Tap, error)
 }
 
 // Bucket is a bucket as the API shows it.

@@ -63,6 +63,8 @@ func (s *Server) routes() http.Handler {
 	route("DELETE /api/v1/dashboards/{id}", s.deleteDashboard)
 	route("POST /api/v1/mqtt/publish", s.publish)
 	route("GET /api/v1/mqtt/stream", s.streamMQTT)
+	route("GET /api/v1/events", s.streamEvents)
+	route("GET /api/v1/upstream", s.upstreamStatus)
 	route("GET /api/v1/tokens", s.listTokens)
 	route("POST /api/v1/tokens", s.createToken)
 	route("DELETE /api/v1/tokens/{id}", s.deleteToken)

@@ -1,8 +1,8 @@
 // Package broker is the gateway's MQTT broker: mochi-mqtt behind listeners
 // that bound the handshake and packet size, with a hook that logs devices in
 // against the registry, enforces their topic rules and records their live
-// status, and an inline client through which the admin API publishes and
-// watches topics (Publish, Watch).
+// status (WatchPresence follows its changes), and an inline client through
+// which the admin API publishes and watches topics (Publish, Watch).
 package broker
 
 import (
@@ -100,7 +100,8 @@ type Broker struct {
 	wsSrv       *http.Server
 	wsLn        net.Listener
 
-	watches watches
+	watches  watches
+	presence presenceWatches
 
 	started time.Time
 	// runMu orders Run's start against Close: Run either starts fully
@@ -324,6 +325,7 @@ func (b *Broker) Close() error {
 		close(b.closed)
 		b.runMu.Unlock()
 		b.closeWatches()
+		b.closePresence()
 		deadline := time.Now().Add(shutdownGrace)
 		// Stop accepting first, so no client is added while mochi walks its
 		// client list (#541); then tell every client, then cut the rest.

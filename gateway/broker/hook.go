@@ -221,7 +221,7 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
 func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	if v, ok := h.conns.Load(cl); ok {
 		s := v.(*session)
-		h.sessions.Store(s.id, s)
+		h.b.online(s)
 		h.b.log.Debug("mqtt client connected", "client", s.id, "remote", s.remote, "listener", s.listener, "protocol", s.proto)
 	}
 }
@@ -234,10 +234,13 @@ func (h *hook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 		return
 	}
 	s := v.(*session)
-	h.sessions.CompareAndDelete(s.id, s)
+	live := h.sessions.CompareAndDelete(s.id, s)
 	h.b.log.Debug("mqtt client disconnected", "client", s.id, "remote", s.remote, "err", err)
 	if !s.anonymous && h.b.cfg.OnDisconnect != nil {
 		h.b.cfg.OnDisconnect(s.id, time.Now())
+	}
+	if live {
+		h.b.offline(s, err)
 	}
 }
 

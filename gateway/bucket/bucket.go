@@ -151,6 +151,7 @@ type Manager struct {
 
 	subMu sync.Mutex
 	subs  map[string]map[*Subscription]struct{} // by bucket id; nil once closed
+	taps  map[*Tap]struct{}
 
 	healStop, healDone chan struct{}
 }
@@ -158,6 +159,7 @@ type Manager struct {
 type entry struct {
 	b        Bucket
 	st       *store.Store
+	batches  recentBatches
 	rejected atomic.Int64
 	lastRej  atomic.Pointer[Rejection]
 	dropped  atomic.Int64
@@ -499,15 +501,22 @@ func (m *Manager) Ingest(device, topic string, body []byte, received time.Time) 
 		decoded  bool
 		errs     []error
 		rejected error
+		batch    *payload.Batch
 	)
 	for _, e := range routes {
 		if !acl.Match(e.b.Topic, topic) {
 			continue
 		}
 		if !decoded {
-			dec = m.decoders.Get().(*payload.Decoder)
-			defer m.decoders.Put(dec)
-			res, decErr = dec.Decode(body, received)
+			if payload.IsBatch(body) {
+				var b payload.Batch
+				b, decErr = payload.DecodeBatch(body, payload.Options{MaxBytes: maxBatchBytes})
+				batch = &b
+			} else {
+				dec = m.decoders.Get().(*payload.Decoder)
+				defer m.decoders.Put(dec)
+				res, decErr = dec.Decode(body, received)
+			}
 			decoded = true
 		}
 		if decErr != nil {
@@ -515,6 +524,12 @@ func (m *Manager) Ingest(device, topic string, body []byte, received time.Time) 
 			e.reject(r, d, device, topic, m.now())
 			m.log.Debug("bucket: message rejected", "bucket", e.b.ID, "device", device, "topic", topic, "reason", r, "detail", d)
 			rejected = fmt.Errorf("%w: %w: %s", ErrRejected, ErrPayload, r)
+			continue
+		}
+		if batch != nil {
+			if err := m.writeBatch(e, batch, topic); err != nil {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		if err := m.write(e, res, device, topic); err != nil {
@@ -685,4 +700,69 @@ func (m *Manager) Clear(id string, from, to int64) error {
 		return err
 	}
 	return e.st.Clear(from, to)
+}
+
+// Store returns a bucket's current store, for a follower such as the
+// upstream sync. It changes when the bucket is reopened (Update of its
+// retention or resolution), after which the old one reports
+// store.ErrClosed; a deleted bucket is ErrNotFound.
+func (m *Manager) Store(id string) (*store.Store, error) {
+	e, err := m.entry(id)
+	if err != nil {
+		return nil, err
+	}
+	return e.st, nil
+}
+
+// maxBatchBytes bounds a batch from another gateway; the broker's packet
+// size limit is the real bound.
+const maxBatchBytes = 64 << 20
+
+// writeBatch stores the records of a batch forwarded by another gateway,
+// each as its own message. A batch this bucket has just stored (the same
+// id, sent again after a lost acknowledgement) is not stored twice; a
+// record the store refuses is counted, and the others are kept.
+func (m *Manager) writeBatch(e *entry, b *payload.Batch, topic string) error {
+	if !e.batches.add(b.ID) {
+		return nil
+	}
+	for _, r := range b.Records {
+		err := m.write(e, payload.Result{Time: r.Time, FromTS: true, Fields: r.Fields}, r.Device, topic)
+		if err != nil && !errors.Is(err, ErrRejected) {
+			e.batches.remove(b.ID)
+			return err
+		}
+	}
+	return nil
+}
+
+// recentBatches remembers the ids of the last batches a bucket stored.
+type recentBatches struct {
+	mu   sync.Mutex
+	ids  map[string]struct{}
+	ring [1024]string
+	next int
+}
+
+// add records id and reports whether it is new.
+func (r *recentBatches) add(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.ids[id]; ok {
+		return false
+	}
+	if r.ids == nil {
+		r.ids = map[string]struct{}{}
+	}
+	delete(r.ids, r.ring[r.next])
+	r.ring[r.next] = id
+	r.next = (r.next + 1) % len(r.ring)
+	r.ids[id] = struct{}{}
+	return true
+}
+
+func (r *recentBatches) remove(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.ids, id)
 }

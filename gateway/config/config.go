@@ -15,14 +15,15 @@ type Config struct {
 	// logs in with, and the admin login name.
 	Account string `koanf:"account" yaml:"account" json:"account"`
 	// Hostname names the gateway in its certificate and banner; os.Hostname() when empty.
-	Hostname string  `koanf:"hostname" yaml:"hostname" json:"hostname"`
-	Log      Log     `koanf:"log" yaml:"log" json:"log"`
-	TLS      TLS     `koanf:"tls" yaml:"tls" json:"tls"`
-	MQTT     MQTT    `koanf:"mqtt" yaml:"mqtt" json:"mqtt"`
-	API      API     `koanf:"api" yaml:"api" json:"api"`
-	Storage  Storage `koanf:"storage" yaml:"storage" json:"storage"`
-	MDNS     MDNS    `koanf:"mdns" yaml:"mdns" json:"mdns"`
-	Health   Health  `koanf:"health" yaml:"health" json:"health"`
+	Hostname string   `koanf:"hostname" yaml:"hostname" json:"hostname"`
+	Log      Log      `koanf:"log" yaml:"log" json:"log"`
+	TLS      TLS      `koanf:"tls" yaml:"tls" json:"tls"`
+	MQTT     MQTT     `koanf:"mqtt" yaml:"mqtt" json:"mqtt"`
+	API      API      `koanf:"api" yaml:"api" json:"api"`
+	Storage  Storage  `koanf:"storage" yaml:"storage" json:"storage"`
+	MDNS     MDNS     `koanf:"mdns" yaml:"mdns" json:"mdns"`
+	Health   Health   `koanf:"health" yaml:"health" json:"health"`
+	Upstream Upstream `koanf:"upstream" yaml:"upstream" json:"upstream"`
 
 	// Devices and Buckets are declared in the file only (no environment
 	// variable or flag): the gateway creates or updates them at every start.
@@ -110,6 +111,43 @@ type Health struct {
 	LED string `koanf:"led" yaml:"led" json:"led"`
 }
 
+// Upstream configures the link to a cloud MQTT broker: store-and-forward
+// of buckets and live bridge rules. No URL, no link.
+type Upstream struct {
+	// URL of the broker: mqtts://host:8883, mqtt://host:1883, wss://host/path or ws://.
+	URL      string `koanf:"url" yaml:"url" json:"url"`
+	ClientID string `koanf:"client_id" yaml:"client_id" json:"client_id"`
+	Username string `koanf:"username" yaml:"username" json:"username"`
+	Password string `koanf:"password" yaml:"password" json:"password"`
+	// CertFile and KeyFile are a client certificate, for brokers that want one.
+	CertFile string `koanf:"cert_file" yaml:"cert_file" json:"cert_file"`
+	KeyFile  string `koanf:"key_file" yaml:"key_file" json:"key_file"`
+	// CAFile is the broker's CA; the system's roots when empty.
+	CAFile      string        `koanf:"ca_file" yaml:"ca_file" json:"ca_file"`
+	MQTTVersion string        `koanf:"mqtt_version" yaml:"mqtt_version" json:"mqtt_version"` // 5 or 3.1.1
+	KeepAlive   time.Duration `koanf:"keepalive" yaml:"keepalive" json:"keepalive"`
+	// Gateway names this gateway upstream ({gateway}); the hostname when empty.
+	Gateway string `koanf:"gateway" yaml:"gateway" json:"gateway"`
+	// Buckets to forward: * for all, [] for none.
+	Buckets []string `koanf:"buckets" yaml:"buckets" json:"buckets"`
+	// Topic is the template of the topic of a bucket's batches.
+	Topic     string `koanf:"topic" yaml:"topic" json:"topic"`
+	BatchSize int    `koanf:"batch_size" yaml:"batch_size" json:"batch_size"`
+	MaxRate   int    `koanf:"max_rate" yaml:"max_rate" json:"max_rate"` // points a second; 0 = no bound
+	Inflight  int    `koanf:"inflight" yaml:"inflight" json:"inflight"`
+	// Bridge rules are declared in the file only.
+	Bridge []BridgeRule `koanf:"bridge" yaml:"bridge" json:"bridge,omitempty"`
+}
+
+// BridgeRule is a live bridge rule between local and upstream topics.
+type BridgeRule struct {
+	Direction    string `koanf:"direction" yaml:"direction" json:"direction"` // out or in
+	Filter       string `koanf:"filter" yaml:"filter" json:"filter"`
+	LocalPrefix  string `koanf:"local_prefix" yaml:"local_prefix" json:"local_prefix,omitempty"`
+	RemotePrefix string `koanf:"remote_prefix" yaml:"remote_prefix" json:"remote_prefix,omitempty"`
+	QoS          string `koanf:"qos" yaml:"qos" json:"qos,omitempty"` // 0 or 1; 1 when empty
+}
+
 // MDNS configures the gateway's advertisement on the local network.
 type MDNS struct {
 	// Enabled advertises _secure-mqtt._tcp, _mqtt._tcp (when the plain
@@ -146,5 +184,13 @@ func Default() Config {
 		},
 		MDNS:   MDNS{Enabled: true},
 		Health: Health{Enabled: true, Interval: 30 * time.Second},
+		Upstream: Upstream{
+			MQTTVersion: "5",
+			KeepAlive:   60 * time.Second,
+			Buckets:     []string{"*"},
+			Topic:       "perch/{gateway}/buckets/{bucket}",
+			BatchSize:   500,
+			Inflight:    4,
+		},
 	}
 }

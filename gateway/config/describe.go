@@ -51,6 +51,22 @@ func descriptions() map[string]string {
 		"health.enabled":  "Publish the gateway's health (temperature, load, memory, disk, broker) to perch/HOSTNAME/health and record it in the bucket health.",
 		"health.interval": "How often the health report is published.",
 		"health.led":      "Status LED: empty for none, act for the board's ACT LED, or a GPIO pin name such as GPIO17.",
+
+		"upstream.url":          "URL of the upstream MQTT broker (mqtts://host:8883, mqtt://host:1883, wss://host/path, ws://host/path); empty for no upstream.",
+		"upstream.client_id":    "MQTT client id at the upstream broker; perch- and upstream.gateway when empty.",
+		"upstream.username":     "MQTT user name at the upstream broker.",
+		"upstream.password":     "MQTT password at the upstream broker; prefer the environment variable to keep it out of files.",
+		"upstream.cert_file":    "PEM client certificate for brokers that authenticate clients by certificate; needs upstream.key_file.",
+		"upstream.key_file":     "PEM private key of upstream.cert_file.",
+		"upstream.ca_file":      "PEM CA the upstream broker's certificate must chain to; the system's roots when empty.",
+		"upstream.mqtt_version": "MQTT version spoken upstream: 5 or 3.1.1.",
+		"upstream.keepalive":    "MQTT keepalive of the upstream connection.",
+		"upstream.gateway":      "Name of this gateway upstream, the {gateway} of upstream.topic; the host name when empty.",
+		"upstream.buckets":      "Buckets forwarded upstream: * for all, or their ids; an empty list forwards none.",
+		"upstream.topic":        "Topic of a bucket's batches upstream; {gateway} and {bucket} are replaced.",
+		"upstream.batch_size":   "Most records in one upstream message.",
+		"upstream.max_rate":     "Most points forwarded a second, all buckets together; 0 for no bound.",
+		"upstream.inflight":     "Batches of one bucket that may await the upstream broker's acknowledgement at once.",
 	}
 }
 
@@ -75,5 +91,11 @@ func itemDescriptions() map[string]string {
 		"buckets.topic":       "MQTT topic filter whose messages the bucket stores; empty for a bucket written through the API only.",
 		"buckets.retention":   "How long points are kept: days (30d), weeks (2w), a duration (12h) or 0 for forever; 365d when left out.",
 		"buckets.resolution":  "Time resolution of stored points, whole milliseconds from 1ms to 1h (100ms, 1s); 1ms when left out.",
+
+		"upstream.bridge.direction":     "out forwards local messages upstream as they happen; in republishes upstream messages locally.",
+		"upstream.bridge.filter":        "Topic filter on the source side: local topics for out, upstream topics for in.",
+		"upstream.bridge.local_prefix":  "Prefix of the local topics, replaced by remote_prefix going out and put back coming in.",
+		"upstream.bridge.remote_prefix": "Prefix of the upstream topics, as local_prefix.",
+		"upstream.bridge.qos":           "Highest QoS the rule forwards at, 0 or 1; 1 when left out (a message keeps its own QoS if lower).",
 	}
 }

@@ -468,6 +468,9 @@ func TestRegisterFlags(t *testing.T) {
 		"mqtt-websocket-address", "mqtt-websocket-allow-anonymous", "mqtt-websocket-enabled",
 		"storage-fsync-interval", "storage-max-pending", "storage-partition-duration",
 		"tls-cert-file", "tls-extra-names", "tls-key-file",
+		"upstream-batch-size", "upstream-buckets", "upstream-ca-file", "upstream-cert-file", "upstream-client-id",
+		"upstream-gateway", "upstream-inflight", "upstream-keepalive", "upstream-key-file", "upstream-max-rate",
+		"upstream-mqtt-version", "upstream-password", "upstream-topic", "upstream-url", "upstream-username",
 	}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("flags\n%q\nwant\n%q", names, want)

@@ -105,6 +105,8 @@ func checkList(v any) []itemProblem {
 		return checkDevices(v)
 	case []BucketSpec:
 		return checkBuckets(v)
+	case []BridgeRule:
+		return checkBridge(v)
 	}
 	return nil
 }
@@ -222,5 +224,30 @@ func sortItemProblems[T any](ps []itemProblem) []itemProblem {
 		}
 		return pos(a.field) - pos(b.field)
 	})
+	return ps
+}
+
+// checkBridge checks the upstream bridge rules.
+func checkBridge(rules []BridgeRule) []itemProblem {
+	var ps []itemProblem
+	for i, r := range rules {
+		if r.Direction != "in" && r.Direction != "out" {
+			ps = append(ps, itemProblem{i, "direction", fmt.Sprintf("%q is not in or out", r.Direction)})
+		}
+		switch {
+		case r.Filter == "":
+			ps = append(ps, itemProblem{i, "filter", "must be set"})
+		case strings.HasPrefix(r.Filter, "$"):
+			ps = append(ps, itemProblem{i, "filter", fmt.Sprintf("%q: topics beginning with $ belong to the broker", r.Filter)})
+		}
+		for _, f := range []struct{ name, v string }{{"local_prefix", r.LocalPrefix}, {"remote_prefix", r.RemotePrefix}} {
+			if strings.ContainsAny(f.v, "+#") {
+				ps = append(ps, itemProblem{i, f.name, fmt.Sprintf("%q contains a wildcard", f.v)})
+			}
+		}
+		if r.QoS != "" && r.QoS != "0" && r.QoS != "1" {
+			ps = append(ps, itemProblem{i, "qos", fmt.Sprintf("%q is not 0 or 1", r.QoS)})
+		}
+	}
 	return ps
 }

@@ -41,7 +41,7 @@ func Reference() string {
 	fmt.Fprintf(&b, "\nThe lists %s are set in the file only, not by environment variables or flags. "+
 		"At every start the gateway creates each device and bucket they declare, or updates it to match. "+
 		"Errors name an item by its position from 0, as in `buckets[2].retention`.\n\n",
-		strings.Join(names, " and "))
+		strings.Join(names[:len(names)-1], ", ")+" and "+names[len(names)-1])
 	b.WriteString("```yaml\n")
 	b.WriteString(exampleLists(s))
 	b.WriteString("```\n\n")

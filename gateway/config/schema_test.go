@@ -56,7 +56,7 @@ func TestSchemaTags(t *testing.T) {
 			}
 		}
 	}
-	if want := []string{"devices", "buckets"}; !reflect.DeepEqual(lists, want) {
+	if want := []string{"upstream.bridge", "devices", "buckets"}; !reflect.DeepEqual(lists, want) {
 		t.Errorf("lists %q, want %q", lists, want)
 	}
 	if s.byKey["devices"] != nil || s.byEnv["PERCH_DEVICES"] != nil || s.byFlag["buckets"] != nil {

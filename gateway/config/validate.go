@@ -44,6 +44,10 @@ func limits() map[string]bounds {
 		"storage.partition_duration": {int64(time.Second), int64(24 * time.Hour)},
 		"storage.max_pending":        {1000, 16 << 20},
 		"health.interval":            {int64(5 * time.Second), int64(time.Hour)},
+		"upstream.keepalive":         {int64(5 * time.Second), int64(time.Hour)},
+		"upstream.batch_size":        {1, 10_000},
+		"upstream.max_rate":          {0, 100_000_000},
+		"upstream.inflight":          {1, 64},
 	}
 }
 
@@ -104,6 +108,7 @@ func (c Config) Validate() error {
 	if l := c.Health.LED; l != "" && !strings.EqualFold(l, "act") && !validPinName(l) {
 		bad("health.led", "%q is not act or a GPIO pin name such as GPIO17", l)
 	}
+	c.validateUpstream(bad)
 	if len(c.MDNS.Instance) > 63 || strings.Contains(c.MDNS.Instance, ".") {
 		bad("mdns.instance", "%q is longer than 63 bytes or contains a dot", c.MDNS.Instance)
 	}
@@ -266,4 +271,33 @@ func validPinName(s string) bool {
 		}
 	}
 	return true
+}
+
+// validateUpstream checks the upstream keys that can be checked without
+// the network; the gateway checks the rest (files, filters) at start.
+func (c Config) validateUpstream(bad func(key, format string, args ...any)) {
+	u := c.Upstream
+	if v := u.MQTTVersion; v != "5" && v != "3.1.1" {
+		bad("upstream.mqtt_version", "%q is not 5 or 3.1.1", v)
+	}
+	if !strings.Contains(u.Topic, "{bucket}") {
+		bad("upstream.topic", "%q does not contain {bucket}: every bucket's batches would share one topic", u.Topic)
+	}
+	if u.URL != "" {
+		scheme, rest, ok := strings.Cut(u.URL, "://")
+		switch {
+		case !ok || rest == "":
+			bad("upstream.url", "%q is not a URL such as mqtts://broker.example.com:8883", u.URL)
+		case !slices.Contains([]string{"mqtt", "mqtts", "ws", "wss", "tcp", "ssl", "tls"}, strings.ToLower(scheme)):
+			bad("upstream.url", "scheme %q is not mqtts, mqtt, wss or ws", scheme)
+		}
+	}
+	if (u.CertFile == "") != (u.KeyFile == "") {
+		bad("upstream.cert_file", "upstream.cert_file and upstream.key_file go together")
+	}
+	for i, name := range u.Buckets {
+		if name != "*" && !validAccount(name) {
+			bad("upstream.buckets", "item %d: %q is not * or a bucket id", i+1, name)
+		}
+	}
 }

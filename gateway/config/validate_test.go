@@ -141,6 +141,7 @@ func TestWithDefaults(t *testing.T) {
 	want.Storage.FsyncInterval = 0 // a zero that is allowed, as given
 	want.Health.Enabled = false
 	want.MDNS.Enabled = false
+	want.Upstream.Buckets = nil // lists as given
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", c, want)
 	}

@@ -49,6 +49,16 @@ type StatsSource interface {
 	BrokerStats() BrokerStats
 }
 
+// UpstreamSource tells the link to the upstream broker's state; the
+// gateway satisfies it when an upstream is configured.
+type UpstreamSource interface {
+	UpstreamHealth() (connected bool, lagPoints int64)
+}
+
+// upstreamGrace is how long the upstream may be down before the LED shows
+// a fault: a reconnect after a blip is not one.
+const upstreamGrace = 2 * time.Minute
+
 // Config configures a Monitor.
 type Config struct {
 	Hostname string        // names the topic: perch/<Hostname>/health
@@ -62,7 +72,8 @@ type Config struct {
 	// such as "GPIO17". A missing LED or pin is logged, not an error.
 	LED       string
 	Publisher Publisher
-	Stats     StatsSource // may be nil
+	Stats     StatsSource    // may be nil
+	Upstream  UpstreamSource // nil without an upstream
 	Logger    *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -89,6 +100,7 @@ type Monitor struct {
 	lastOut int64
 	lastSF  int64
 	faultAt time.Time // last new store failure
+	downAt  time.Time // when the upstream was first seen down; zero while up
 }
 
 // New prepares a Monitor and, when an LED is configured and found,
@@ -141,6 +153,9 @@ type Report struct {
 	MessagesInPS  *float64 `json:"messages_in_per_s,omitempty"`
 	MessagesOutPS *float64 `json:"messages_out_per_s,omitempty"`
 	StoreFailures *int64   `json:"store_failures,omitempty"`
+	// Upstream: 1 when connected, 0 when not; absent without an upstream.
+	UpstreamConnected *int   `json:"upstream_connected,omitempty"`
+	UpstreamLag       *int64 `json:"upstream_lag_points,omitempty"`
 }
 
 // Collect gathers one report.
@@ -151,6 +166,14 @@ func (m *Monitor) Collect() Report {
 		s := m.cfg.Stats.BrokerStats()
 		in, out := roundTo(s.InRate, 2), roundTo(s.OutRate, 2)
 		r.Clients, r.MessagesInPS, r.MessagesOutPS, r.StoreFailures = &s.Clients, &in, &out, &s.StoreFailures
+	}
+	if m.cfg.Upstream != nil {
+		up, lag := m.cfg.Upstream.UpstreamHealth()
+		c := 0
+		if up {
+			c = 1
+		}
+		r.UpstreamConnected, r.UpstreamLag = &c, &lag
 	}
 	return r
 }
@@ -184,6 +207,14 @@ func (m *Monitor) sample() {
 	}
 	m.led.setStoreFault(!m.faultAt.IsZero() && now.Sub(m.faultAt) < faultHold)
 	m.lastIn, m.lastOut, m.lastSF = s.MessagesIn, s.MessagesOut, s.StoreFailures
+	if m.cfg.Upstream != nil {
+		if up, _ := m.cfg.Upstream.UpstreamHealth(); up {
+			m.downAt = time.Time{}
+		} else if m.downAt.IsZero() {
+			m.downAt = now
+		}
+		m.led.setUpstreamFault(!m.downAt.IsZero() && now.Sub(m.downAt) >= upstreamGrace)
+	}
 }
 
 // Run publishes a report at once and then every interval, until ctx is

@@ -66,7 +66,7 @@ const (
 	Ready    State = iota // slow heartbeat
 	Traffic               // short flicker: messages flowed in the last second
 	Starting              // fast blink
-	Fault                 // double blink: disk nearly full or a bucket store failed
+	Fault                 // double blink: disk nearly full, a bucket store failed, or the upstream down over 2 minutes
 )
 
 func (s State) String() string {
@@ -104,6 +104,7 @@ type LED struct {
 	traffic    atomic.Bool
 	diskFault  atomic.Bool
 	storeFault atomic.Bool
+	upFault    atomic.Bool
 
 	done      chan struct{}
 	wg        sync.WaitGroup
@@ -125,7 +126,7 @@ func NewLED(pin gpio.PinOut, log *slog.Logger) *LED {
 // State is what the LED shows now.
 func (l *LED) State() State {
 	switch {
-	case l.diskFault.Load() || l.storeFault.Load():
+	case l.diskFault.Load() || l.storeFault.Load() || l.upFault.Load():
 		return Fault
 	case !l.ready.Load():
 		return Starting
@@ -135,10 +136,11 @@ func (l *LED) State() State {
 	return Ready
 }
 
-func (l *LED) setReady()            { l.ready.Store(true) }
-func (l *LED) setTraffic(v bool)    { l.traffic.Store(v) }
-func (l *LED) setDiskFault(v bool)  { l.diskFault.Store(v) }
-func (l *LED) setStoreFault(v bool) { l.storeFault.Store(v) }
+func (l *LED) setReady()               { l.ready.Store(true) }
+func (l *LED) setTraffic(v bool)       { l.traffic.Store(v) }
+func (l *LED) setDiskFault(v bool)     { l.diskFault.Store(v) }
+func (l *LED) setUpstreamFault(v bool) { l.upFault.Store(v) }
+func (l *LED) setStoreFault(v bool)    { l.storeFault.Store(v) }
 
 func (l *LED) out(on bool) {
 	level := gpio.Low

@@ -13,7 +13,9 @@
 // messages per second alone understate a more efficient broker.
 //
 // [StartMosquitto] and [StartPerch] run the two brokers under comparison on
-// loopback addresses. Load is only ever sent to loopback addresses.
+// loopback addresses. Load is only ever sent to loopback addresses; the one
+// exception is [Sim], the device simulator behind `perch sim`, which paces
+// its messages as boards do and so may reach a gateway on the network.
 package loadgen
 
 import (
@@ -149,6 +151,9 @@ type clientOptions struct {
 	// onPublish is called for every received message, on the client's
 	// single delivery goroutine.
 	onPublish func(*paho.Publish)
+	// anyAddress lets the target be other than a loopback address: only
+	// the device simulator, which sends at a board's pace, sets it.
+	anyAddress bool
 }
 
 // client is a connected paho client and its connection.
@@ -163,8 +168,10 @@ type client struct {
 // connect dials the target's client i: TCP, a full TLS handshake, CONNECT
 // with device i's credentials, and waits for CONNACK.
 func (t Target) connect(ctx context.Context, i int, o clientOptions) (*client, error) {
-	if err := checkLoopback(t.Address); err != nil {
-		return nil, err
+	if !o.anyAddress {
+		if err := checkLoopback(t.Address); err != nil {
+			return nil, err
+		}
 	}
 	dev, ok := t.Devices(i)
 	if !ok {
@@ -234,12 +241,39 @@ func (t Target) connect(ctx context.Context, i int, o clientOptions) (*client, e
 	if err != nil {
 		_ = tc.Close() // paho closes it too; this covers a Connect that did not
 		if ca != nil {
-			return nil, fmt.Errorf("loadgen: CONNECT as %q refused with reason %#x: %w", dev.ClientID, ca.ReasonCode, err)
+			return nil, &RefusedError{ClientID: dev.ClientID, Reason: ca.ReasonCode, Err: err}
 		}
 		return nil, fmt.Errorf("loadgen: CONNECT as %q: %w", dev.ClientID, err)
 	}
 	return c, nil
 }
+
+// RefusedError is a CONNECT that the broker answered with a CONNACK
+// refusing it.
+type RefusedError struct {
+	ClientID string
+	Reason   byte  // the CONNACK's MQTT 5 reason code
+	Err      error // paho's error
+}
+
+// connackReasons names the MQTT 5 CONNACK reason codes a broker refuses a
+// client with.
+var connackReasons = map[byte]string{
+	0x80: "unspecified error", 0x81: "malformed packet", 0x82: "protocol error", 0x84: "unsupported protocol version",
+	0x85: "client identifier not valid", 0x86: "bad user name or password", 0x87: "not authorized",
+	0x88: "server unavailable", 0x89: "server busy", 0x8a: "banned", 0x97: "quota exceeded", 0x9f: "connection rate exceeded",
+}
+
+func (e *RefusedError) Error() string {
+	why := connackReasons[e.Reason]
+	if why == "" {
+		why = "refused"
+	}
+	return fmt.Sprintf("loadgen: CONNECT as %q refused with reason %#x: %s", e.ClientID, e.Reason, why)
+}
+
+// Unwrap returns paho's error.
+func (e *RefusedError) Unwrap() error { return e.Err }
 
 // err returns why the connection was lost, or nil.
 func (c *client) err() error {

@@ -34,6 +34,9 @@ type MosquittoConfig struct {
 	// NoDelay sets set_tcp_nodelay true. Mosquitto's default (false) leaves
 	// Nagle's algorithm on, which merges its small writes.
 	NoDelay bool
+	// Persistence keeps sessions and queued messages across a Stop and
+	// Restart (Mosquitto saves them when it is stopped, not when killed).
+	Persistence bool
 	// Dir is where the temporary directory is made; default os.TempDir.
 	Dir    string
 	Logger *slog.Logger
@@ -192,7 +195,8 @@ func mosquittoConf(dir string, port int, cfg MosquittoConfig, certs certFiles) s
 		fmt.Sprintf("max_queued_messages %d", cfg.MaxQueued),
 		fmt.Sprintf("max_inflight_messages %d", cfg.MaxInflight),
 		fmt.Sprintf("max_packet_size %d", cfg.MaxPacketSize),
-		"persistence false",
+		fmt.Sprintf("persistence %t", cfg.Persistence),
+		"persistence_location " + dir + "/",
 		"persistent_client_expiration 1d", // Perch's SessionExpiry, 24 h
 		fmt.Sprintf("set_tcp_nodelay %t", cfg.NoDelay),
 		"log_dest stderr",
@@ -320,4 +324,46 @@ func (m *Mosquitto) Close() {
 		m.child.stop()
 	}
 	_ = os.RemoveAll(m.dir)
+}
+
+// CAFile is the path of the CA that signed the broker's certificate.
+func (m *Mosquitto) CAFile() string { return m.certs.CA }
+
+// Address is the broker's host:port.
+func (m *Mosquitto) Address() string { return m.addr }
+
+// Devices returns the credentials of the broker's users.
+func (m *Mosquitto) Devices() []Device { return append([]Device(nil), m.devices...) }
+
+// Stop stops the broker as a service manager would (SIGTERM, then SIGKILL
+// after 5 s): with persistence on, it saves its state first.
+func (m *Mosquitto) Stop() {
+	if m.child != nil {
+		m.child.stop()
+	}
+}
+
+// Kill stops the broker at once with SIGKILL, as a crash would.
+func (m *Mosquitto) Kill() {
+	if m.child != nil && !m.child.hasExited() {
+		_ = m.child.cmd.Process.Kill()
+		<-m.child.exited
+	}
+}
+
+// Restart starts the stopped broker again on the same port with the same
+// files, and waits until a device can log in.
+func (m *Mosquitto) Restart(ctx context.Context) error {
+	m.Stop()
+	confPath := filepath.Join(m.dir, "mosquitto.conf")
+	var err error
+	m.child, err = startChild(m.bin, []string{"-c", confPath}, nil, filepath.Join(m.dir, "mosquitto.log"))
+	if err != nil {
+		return err
+	}
+	if err := waitReady(ctx, m.Target(), m.child); err != nil {
+		return err
+	}
+	m.proc, err = NewProcess(ctx, m.child.pid())
+	return err
 }

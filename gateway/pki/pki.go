@@ -9,6 +9,10 @@
 //	server.pem      server certificate
 //	server-key.pem  server private key, mode 0600
 //
+// The server presents its certificate followed by the CA's, so that a
+// client that knows only the CA's fingerprint (Fingerprint; mDNS advertises
+// it) can check the chain; clients that trust the CA are not affected.
+//
 // Later starts reuse them. The server certificate is issued again, by the
 // same CA, when it is missing or unreadable, expires within 30 days, was
 // signed by another CA, or does not name the current host name, addresses
@@ -101,7 +105,9 @@ type Material struct {
 	CA          *x509.Certificate
 	CAPEM       []byte // the CA certificate, PEM, for devices
 	Fingerprint string // SHA-256 of the CA, see Fingerprint
-	// Cert is the server certificate with its key; Cert.Leaf is set.
+	// Cert is the server certificate with its key, followed in its chain by
+	// the CA (but for Config.CertFile, served as the file has it); Cert.Leaf
+	// is set.
 	Cert tls.Certificate
 	// Generated is true when this Load created the CA.
 	Generated bool
@@ -181,6 +187,9 @@ func Load(cfg Config) (*Material, error) {
 		}
 		m.Issued = true
 	}
+	// The chain served ends with the CA itself, so that a client that pins
+	// the CA's fingerprint (as mDNS advertises it) finds it in the handshake.
+	m.Cert.Certificate = append(m.Cert.Certificate[:1:1], ca.cert.Raw)
 	return &m, nil
 }
 
@@ -213,14 +222,18 @@ func Fingerprint(cert *x509.Certificate) string {
 
 // FormatC renders a PEM certificate as a C string literal named
 // PERCH_CA_CERT, valid C and C++, for WiFiClientSecure.setCACert in an
-// Arduino or ESP32 sketch. A comment gives the fingerprint of the first
-// certificate when it parses.
+// Arduino or ESP32 sketch. When the first certificate parses, a comment
+// gives its fingerprint and PERCH_CA_FINGERPRINT holds it too, as the
+// gateway's mDNS TXT record "fingerprint" carries it, so that a board can
+// pick the gateway whose CA it trusts.
 func FormatC(pemBytes []byte) string {
 	var b strings.Builder
 	b.WriteString("// Perch CA certificate")
+	fingerprint := ""
 	if block, _ := pem.Decode(pemBytes); block != nil && block.Type == "CERTIFICATE" {
 		if cert, err := x509.ParseCertificate(block.Bytes); err == nil {
-			b.WriteString(", SHA-256 fingerprint " + Fingerprint(cert))
+			fingerprint = Fingerprint(cert)
+			b.WriteString(", SHA-256 fingerprint " + fingerprint)
 		}
 	}
 	b.WriteString("\nstatic const char PERCH_CA_CERT[] =")
@@ -248,6 +261,9 @@ func FormatC(pemBytes []byte) string {
 		b.WriteString(" \"\"")
 	}
 	b.WriteString(";\n")
+	if fingerprint != "" { // upper-case hex and colons: nothing to escape
+		b.WriteString("static const char PERCH_CA_FINGERPRINT[] = \"" + fingerprint + "\";\n")
+	}
 	return b.String()
 }
 

@@ -256,6 +256,49 @@ func TestHandshake(t *testing.T) {
 	}
 }
 
+// The handshake carries the CA after the server certificate, so that a
+// client that pins only the CA's fingerprint (as mDNS advertises it) can
+// find and check it; a user's own certificate is served as it is.
+func TestChainEndsWithCA(t *testing.T) {
+	dir := t.TempDir()
+	for _, start := range []string{"first", "reuse"} {
+		m := load(t, config(dir, time.Now()))
+		ln, err := tls.Listen("tcp", "127.0.0.1:0", m.ServerTLSConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if c, err := ln.Accept(); err == nil {
+				_ = c.(*tls.Conn).Handshake()
+				c.Close()
+			}
+		}()
+		// No roots: what the server sends, not what a verifier completes.
+		conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatalf("%s start: %v", start, err)
+		}
+		chain := conn.ConnectionState().PeerCertificates
+		conn.Close()
+		ln.Close()
+		<-done
+		if len(chain) != 2 {
+			t.Fatalf("%s start: %d certificates in the chain, want the server's and the CA's", start, len(chain))
+		}
+		if !chain[0].Equal(m.Cert.Leaf) || !chain[1].Equal(m.CA) || !chain[1].IsCA {
+			t.Fatalf("%s start: chain is %v, %v", start, chain[0].Subject, chain[1].Subject)
+		}
+		if got := pki.Fingerprint(chain[1]); got != m.Fingerprint {
+			t.Fatalf("%s start: fingerprint %s, want %s", start, got, m.Fingerprint)
+		}
+		if err := chain[0].CheckSignatureFrom(chain[1]); err != nil {
+			t.Fatalf("%s start: %v", start, err)
+		}
+	}
+}
+
 func TestUserCert(t *testing.T) {
 	userDir := t.TempDir()
 	certFile, keyFile := filepath.Join(userDir, "cert.pem"), filepath.Join(userDir, "key.pem")
@@ -273,6 +316,9 @@ func TestUserCert(t *testing.T) {
 	block, _ := pem.Decode(certPEM)
 	if !bytes.Equal(m.Cert.Leaf.Raw, block.Bytes) || m.Issued || !m.Generated {
 		t.Errorf("Load did not serve the user's certificate: Issued=%v Generated=%v", m.Issued, m.Generated)
+	}
+	if n := len(m.Cert.Certificate); n != 1 {
+		t.Errorf("the user's one-certificate file is served as a chain of %d", n)
 	}
 	if _, err := os.Stat(filepath.Join(dir, pki.ServerFile)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("server.pem written despite a user certificate: %v", err)
@@ -455,6 +501,9 @@ func compileC(t *testing.T, src string) {
 		t.Skip("gcc not on PATH")
 	}
 	src += "const char *use(void) { return PERCH_CA_CERT; }\n"
+	if strings.Contains(src, "PERCH_CA_FINGERPRINT") {
+		src += "const char *useFingerprint(void) { return PERCH_CA_FINGERPRINT; }\n"
+	}
 	for _, lang := range [][]string{{"-x", "c", "-std=c99"}, {"-x", "c++", "-std=c++11"}} {
 		cmd := exec.Command(gcc, append(lang, "-fsyntax-only", "-Wall", "-Wextra", "-pedantic", "-Werror", "-")...)
 		cmd.Stdin = strings.NewReader(src)

@@ -11,3 +11,4 @@ static const char PERCH_CA_CERT[] =
 "BggqhkjOPQQDAgNIADBFAiBbzbaj2ObfF9FIRCBg582x4xywNzAGUsVT5kMH9ety\n"
 "zgIhANBegx1jsQ1IT9FuOfp6NbGmPWJNRWp7gyMvb4wrxPdj\n"
 "-----END CERTIFICATE-----\n";
+static const char PERCH_CA_FINGERPRINT[] = "72:27:DE:35:BE:15:E0:BB:5C:A9:E4:86:69:63:D9:E6:66:37:CB:49:76:E0:7A:35:3F:8A:12:14:F4:4C:60:08";

@@ -1,0 +1,3 @@
+// WiFi.h (ESP32 Arduino core) of the host harness.
+#pragma once
+#include "harness_wifi.h"
