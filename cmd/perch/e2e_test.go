@@ -56,12 +56,23 @@ func serve(t *testing.T, dataDir string, extra ...string) *server {
 // binary) with the test's loopback listeners and waits until it is ready.
 func serveWith(t *testing.T, argv []string, dataDir string, extra ...string) *server {
 	t.Helper()
+	return serveWithEnv(t, argv, nil, dataDir, extra...)
+}
+
+// serveEnv is serve with environment variables (KEY=value) added.
+func serveEnv(t *testing.T, dataDir string, env []string, extra ...string) *server {
+	t.Helper()
+	return serveWithEnv(t, []string{perchBin}, env, dataDir, extra...)
+}
+
+func serveWithEnv(t *testing.T, argv, env []string, dataDir string, extra ...string) *server {
+	t.Helper()
 	readyFile := filepath.Join(t.TempDir(), "ready.json")
 	args := append(append(argv[1:len(argv):len(argv)], "serve", "--data-dir", dataDir, "--mqtt-tls-address", "127.0.0.1:0",
 		"--api-address", "127.0.0.1:0", "--hostname", "perch-e2e", "--ready-file", readyFile, "--mdns-enabled=false", "--health-enabled=false"), extra...)
 	s := &server{t: t, dataDir: dataDir, cmd: exec.Command(argv[0], args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
-	s.cmd.Env = cleanEnv()
+	s.cmd.Env = append(cleanEnv(), env...)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +106,12 @@ func serveWith(t *testing.T, argv []string, dataDir string, extra ...string) *se
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+}
+
+// kill9 kills the server with SIGKILL and waits for it to be gone.
+func (s *server) kill9() {
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
