@@ -123,7 +123,6 @@ func TestUpstreamToAnotherPerch(t *testing.T) {
 	}
 }
 
-
 // nextMsg waits for the next message on topic, skipping others.
 func nextMsg(t *testing.T, c *v5, topic string) *paho.Publish {
 	t.Helper()
