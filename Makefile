@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X github.com/perch-gw/perch/gateway/version.Version=$(VERSIO
 BUILD     := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test test-cross test-short check cross deb bench fuzz clean console
+.PHONY: run build test test-cross test-short test-node-red firmware check cross deb bench fuzz clean console
 
 # The web console's libraries (preact, htm, uPlot) come from the npm registry
 # at the versions pinned in gateway/console/package-lock.json and are copied
@@ -31,10 +31,19 @@ test: console
 	@# 32-bit ARM (Pi Zero, Pi 1-3) first: int is 32 bits there.
 	GOOS=linux GOARCH=arm GOARM=6 CGO_ENABLED=0 $(GO) build ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) test-node-red
+
+## test-node-red: the Node-RED nodes: unit tests, then a real Perch and Node-RED 4.1 running the example flows
+test-node-red:
+	cd node-red && npm ci --no-audit --no-fund && GO=$(GO) npm test
 
 ## test-cross: run the ARM binaries under qemu-user-static: serve, connect over TLS, publish, read back
 test-cross: cross
 	PERCH_CROSS_DIR=$(CURDIR)/dist $(GO) test -count=1 -run TestCrossBinaries -v ./cmd/perch/
+
+## firmware: build the firmware examples against the host harness (g++, libmosquitto-dev, libssl-dev); make test runs them
+firmware:
+	$(MAKE) -C firmware-examples
 
 ## test-short: the fast subset
 test-short:
@@ -95,5 +104,5 @@ $(CONSOLE_NPM): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
 	cd $(CONSOLE) && npm ci --ignore-scripts --no-audit --no-fund
 
 clean:
-	rm -rf bin dist $(CONSOLE)/node_modules
+	rm -rf bin dist $(CONSOLE)/node_modules node-red/node_modules firmware-examples/build
 	find $(CONSOLE_VENDOR) -type f ! -name README.md -delete
