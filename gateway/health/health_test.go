@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -205,4 +206,60 @@ func TestRunPublishesAndCloseStops(t *testing.T) {
 		}
 		m.Close()
 	})
+}
+
+type fakeUpstream struct {
+	mu        sync.Mutex
+	connected bool
+	lag       int64
+}
+
+func (f *fakeUpstream) UpstreamHealth() (bool, int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.connected, f.lag
+}
+
+// The LED shows a fault once the upstream has been down for two minutes,
+// not at a blip, and the report carries the link's state.
+func TestUpstreamFault(t *testing.T) {
+	up := &fakeUpstream{connected: true}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	m, err := New(Config{Hostname: "gw", Root: filepath.Join(testdataDir, "vm"), Publisher: &fakePub{},
+		Stats: fakeStats{}, Upstream: up, Now: func() time.Time { return now }, statfs: fakeDisk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.led = NewLED(&gpiotest.Pin{N: "PERCHTEST2"}, nil)
+	defer m.led.Close()
+	m.led.setReady()
+	step := func(d time.Duration, connected bool, want State) {
+		t.Helper()
+		now = now.Add(d)
+		up.mu.Lock()
+		up.connected, up.lag = connected, 42
+		up.mu.Unlock()
+		m.sample()
+		if got := m.led.State(); got != want {
+			t.Fatalf("after %v (connected %v): LED %v, want %v", d, connected, got, want)
+		}
+	}
+	step(time.Second, true, Ready)
+	step(time.Second, false, Ready)     // down: not a fault yet
+	step(119*time.Second, false, Ready) // 1m59s
+	step(2*time.Second, false, Fault)   // over 2 minutes
+	step(time.Second, true, Ready)      // back
+	step(90*time.Second, false, Ready)  // a new outage starts its own count
+	r := m.Collect()
+	if r.UpstreamConnected == nil || *r.UpstreamConnected != 0 || r.UpstreamLag == nil || *r.UpstreamLag != 42 {
+		t.Errorf("report: connected %v lag %v", r.UpstreamConnected, r.UpstreamLag)
+	}
+	// Without an upstream the report leaves the members out.
+	m2, err := New(Config{Hostname: "gw", Root: filepath.Join(testdataDir, "vm"), Publisher: &fakePub{}, statfs: fakeDisk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(m2.Collect()); strings.Contains(string(b), "upstream") {
+		t.Errorf("report without an upstream: %s", b)
+	}
 }
