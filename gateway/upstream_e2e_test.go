@@ -154,3 +154,45 @@ func quiet(t *testing.T, c *v5, topic string, d time.Duration) {
 		}
 	}
 }
+
+// The upstream over MQTT 3.1.1 on a secure WebSocket (wss://), as some
+// cloud brokers only offer through a proxy.
+func TestUpstreamOverWebSocket(t *testing.T) {
+	upCfg := testConfig(t)
+	upCfg.MQTT.WebSocket.Enabled = true
+	upCfg.MQTT.WebSocket.Address = "127.0.0.1:0"
+	up := start(t, upCfg)
+	up.addBucket(map[string]any{"id": "fleet", "topic": "perch/+/buckets/#"})
+	gwDev := up.addDevice(map[string]any{"id": "site-b"})
+	caFile := filepath.Join(t.TempDir(), "upstream-ca.pem")
+	if err := os.WriteFile(caFile, up.g.CAPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.Upstream = config.Default().Upstream
+	cfg.Upstream.URL = "wss://localhost:" + port(t, up.addr("mqtt_websocket")) + "/mqtt"
+	cfg.Upstream.MQTTVersion = "3.1.1"
+	cfg.Upstream.CAFile = caFile
+	cfg.Upstream.Username = up.cfg.Account
+	cfg.Upstream.ClientID = gwDev.ID
+	cfg.Upstream.Password = gwDev.Credentials
+	cfg.Upstream.Gateway = "site-b"
+	a := start(t, cfg)
+	a.addBucket(map[string]any{"id": "env", "topic": "sensors/#"})
+	body := `[`
+	for i := range 50 {
+		if i > 0 {
+			body += ","
+		}
+		body += fmt.Sprintf(`{"ts":%d,"v":%d}`, t0+int64(i), i)
+	}
+	body += `]`
+	if _, _, err := a.api.Raw(context.Background(), "POST", "/api/v1/buckets/env/data?device=d9", json.RawMessage(body), "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "50 points upstream over wss", func() bool { return up.bucket("fleet").Stats.Points == 50 })
+	var st upstream.Status
+	if err := a.api.Do(context.Background(), "GET", "/api/v1/upstream", nil, &st); err != nil || !st.Connected || st.Version != "3.1.1" {
+		t.Errorf("status %+v %v", st, err)
+	}
+}
