@@ -177,6 +177,12 @@ func TestUpstreamOverWebSocket(t *testing.T) {
 	cfg.Upstream.ClientID = gwDev.ID
 	cfg.Upstream.Password = gwDev.Credentials
 	cfg.Upstream.Gateway = "site-b"
+	// MQTT 3.1.1 has no no-local subscriptions: the upstream sends our own
+	// cmd/ messages back, which the gateway must recognise and drop.
+	cfg.Upstream.Bridge = []config.BridgeRule{
+		{Direction: "out", Filter: "cmd/#", LocalPrefix: "cmd/", RemotePrefix: "site-b/cmd/"},
+		{Direction: "in", Filter: "site-b/cmd/#", RemotePrefix: "site-b/cmd/", LocalPrefix: "cmd/"},
+	}
 	a := start(t, cfg)
 	a.addBucket(map[string]any{"id": "env", "topic": "sensors/#"})
 	body := `[`
@@ -195,4 +201,16 @@ func TestUpstreamOverWebSocket(t *testing.T) {
 	if err := a.api.Do(context.Background(), "GET", "/api/v1/upstream", nil, &st); err != nil || !st.Connected || st.Version != "3.1.1" {
 		t.Errorf("status %+v %v", st, err)
 	}
+
+	w := up.mustConnect5(up.addDevice(map[string]any{"id": "watcher"}))
+	subscribe(t, w, "site-b/#")
+	d := a.mustConnect5(a.addDevice(map[string]any{"id": "d9"}))
+	subscribe(t, d, "cmd/#")
+	publish(t, d, "cmd/x", "ping")
+	if m := nextMsg(t, w, "site-b/cmd/x"); string(m.Payload) != "ping" {
+		t.Errorf("upstream got %q", m.Payload)
+	}
+	nextMsg(t, d, "cmd/x") // its own message, as a subscriber
+	quiet(t, d, "cmd/x", 500*time.Millisecond)
+	quiet(t, w, "site-b/cmd/x", 100*time.Millisecond)
 }
