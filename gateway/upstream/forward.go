@@ -437,6 +437,9 @@ func (e *encoder) finish() ([]byte, error) {
 	if err := w.End(); err != nil {
 		return nil, err
 	}
+	if b := e.buf.Bytes(); len(b) > 0 && b[len(b)-1] == '\n' {
+		e.buf.Truncate(len(b) - 1) // the export ends its document with a newline
+	}
 	e.buf.WriteByte('}')
 	return bytes.Clone(e.buf.Bytes()), nil
 }
