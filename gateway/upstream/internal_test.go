@@ -152,3 +152,27 @@ func TestLoopGuard(t *testing.T) {
 		t.Error("an expired message matched")
 	}
 }
+
+// max_rate: a second's worth at once, then the rest paced by the clock.
+func TestLimiter(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	l := newLimiter(1000, clock)
+	done := make(chan error, 1)
+	go func() { done <- l.wait(t.Context(), 2500) }()
+	// 1000 at once (the burst), 1000 after a second, 500 after half more.
+	for _, d := range []time.Duration{time.Second, 500 * time.Millisecond} {
+		clock.BlockUntil(1)
+		select {
+		case err := <-done:
+			t.Fatalf("2500 points at 1000/s passed too soon: %v", err)
+		default:
+		}
+		clock.Advance(d)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := newLimiter(0, clock).wait(t.Context(), 1<<40); err != nil {
+		t.Errorf("no bound: %v", err)
+	}
+}
