@@ -104,7 +104,7 @@ func TestUpstreamSurvivesKill9(t *testing.T) {
 	write(10_000)
 	waitUp(2_000, "before the upstream is killed")
 	up.kill9()
-	write(5_000) // the upstream is down: recorded here, forwarded later
+	write(5_000)                // the upstream is down: recorded here, forwarded later
 	serve(t, upData, upArgs...) // the same port and data: the cloud broker is back
 	waitUp(8_000, "after the upstream's restart")
 

@@ -14,7 +14,7 @@ package upstream_test
 //     window to the same Mosquitto, with the same subscriber: what the
 //     broker, TLS and the MQTT client allow on this machine.
 //   - TestReportDrain prints the same as a Markdown table, with
-//     PERCH_BENCH_UPSTREAM=1 (about two minutes).
+//     PERCH_BENCH_UPSTREAM=1 (about 25 s).
 //
 //	go test -run '^$' -bench Drain -benchtime 1x ./gateway/upstream/
 //	PERCH_BENCH_UPSTREAM=1 go test -run TestReportDrain -v -count=1 ./gateway/upstream/
@@ -555,10 +555,10 @@ func reportDrain(b *testing.B, r drainResult) {
 }
 
 // TestReportDrain prints BenchmarkDrain's measurements as a table. It
-// takes about two minutes: it runs only with PERCH_BENCH_UPSTREAM=1.
+// takes about 25 s: it runs only with PERCH_BENCH_UPSTREAM=1.
 func TestReportDrain(t *testing.T) {
 	if os.Getenv(benchUpstreamEnv) != "1" {
-		t.Skip("set " + benchUpstreamEnv + "=1 to measure the upstream drain (about two minutes)")
+		t.Skip("set " + benchUpstreamEnv + "=1 to measure the upstream drain (about 25 s)")
 	}
 	d := newDrainBench(t)
 	var out strings.Builder
