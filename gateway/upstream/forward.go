@@ -41,6 +41,7 @@ type forwarder struct {
 	sinceLag int64       // points acknowledged since counted
 	lastSent time.Time
 	lastErr  string
+	dirty    bool // acked moved since the hold was written
 
 	points  atomic.Int64
 	batches atomic.Int64
@@ -122,6 +123,11 @@ var errBatchEnd = errors.New("batch end")
 // run forwards on lk until ctx ends or the link fails (the error).
 func (fw *forwarder) run(ctx context.Context, lk link) error {
 	u := fw.u
+	defer func() {
+		// A clean stop leaves the cursor exact; if this fails (the store
+		// closed first), the batches since are sent again, same ids.
+		_ = fw.flush()
+	}()
 	fw.mu.Lock()
 	next := fw.acked
 	resend := append([]store.Pos(nil), fw.sent...)
@@ -176,6 +182,10 @@ func (fw *forwarder) run(ctx context.Context, lk link) error {
 			q = append(q, b)
 			next = b.end
 			go func() { b.done <- lk.publish(ctx, topic, payload, 1, false) }()
+		}
+		// The cursor moved but no batch went out to carry it: write it now.
+		if err := fw.flush(); err != nil {
+			return fmt.Errorf("bucket %s: %w", fw.id, err)
 		}
 		if len(q) == 0 {
 			select {
@@ -252,7 +262,11 @@ func (fw *forwarder) save(sent []store.Pos) error {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
 	fw.sent = sent
-	return fw.f.SetHold(HoldName, fw.holdLocked())
+	if err := fw.f.SetHold(HoldName, fw.holdLocked()); err != nil {
+		return err
+	}
+	fw.dirty = false
+	return nil
 }
 
 func (fw *forwarder) holdLocked() store.Hold {
@@ -264,18 +278,34 @@ func (fw *forwarder) holdLocked() store.Hold {
 	return store.Hold{After: fw.acked, Note: b}
 }
 
-// ack moves the cursor past an acknowledged batch.
+// ack moves the cursor past an acknowledged batch. The hold is written by
+// the next batch's save, or by flush when none follows at once: half the
+// writes while draining a backlog.
 func (fw *forwarder) ack(b *batch, rest []store.Pos) error {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
-	fw.acked, fw.sent = b.end, rest
+	fw.acked, fw.sent, fw.dirty = b.end, rest, true
 	fw.sinceLag += b.points
 	fw.lastSent = fw.u.clock.Now()
 	fw.lastErr = ""
 	fw.points.Add(b.points)
 	fw.batches.Add(1)
 	fw.u.log.Debug("upstream: batch acknowledged", "batch", b.id, "to", formatPos(b.end), "points", b.points)
-	return fw.f.SetHold(HoldName, fw.holdLocked())
+	return nil
+}
+
+// flush writes the hold if an acknowledgement has moved it.
+func (fw *forwarder) flush() error {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if !fw.dirty {
+		return nil
+	}
+	if err := fw.f.SetHold(HoldName, fw.holdLocked()); err != nil {
+		return err
+	}
+	fw.dirty = false
+	return nil
 }
 
 func (fw *forwarder) setErr(err error) {
