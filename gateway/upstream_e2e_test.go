@@ -96,13 +96,25 @@ func TestUpstreamToAnotherPerch(t *testing.T) {
 		t.Errorf("reply upstream: %q", m.Payload)
 	}
 
+	// Changing the bucket's retention reopens its store: forwarding goes on.
+	var patched map[string]any
+	if err := a.api.Do(context.Background(), "PATCH", "/api/v1/buckets/env", map[string]any{"retention": "3650d"}, &patched); err != nil {
+		t.Fatal(err)
+	}
+	for i := n; i < n+10; i++ {
+		publish(t, s1, "sensors/s1", fmt.Sprintf(`{"ts":%d,"t":%d,"ok":true}`, t0+int64(i)*1000, i))
+	}
+	eventually(t, 20*time.Second, "points after the reopen upstream", func() bool {
+		return up.bucket("fleet").Stats.Points == 2*(n+10)
+	})
+
 	// Status: API, metrics.
 	var st upstream.Status
 	if err := a.api.Do(context.Background(), "GET", "/api/v1/upstream", nil, &st); err != nil {
 		t.Fatal(err)
 	}
 	if !st.Configured || !st.Connected || len(st.Buckets) != 1 || st.Buckets[0].ID != "env" ||
-		st.Buckets[0].LagPoints != 0 || st.Buckets[0].SentPoints != 2*n || st.LastError != "" {
+		st.Buckets[0].LagPoints != 0 || st.Buckets[0].SentPoints != 2*(n+10) || st.LastError != "" {
 		t.Errorf("status: %+v", st)
 	}
 	if len(st.Bridge) != 3 || st.Bridge[0].Messages != 1 || st.Bridge[1].Messages != 1 || st.Bridge[2].Messages != 1 {
@@ -112,7 +124,7 @@ func TestUpstreamToAnotherPerch(t *testing.T) {
 		t.Error("the status shows the password")
 	}
 	metrics := a.read("/metrics")
-	for _, want := range []string{"perch_upstream_connected 1", `perch_upstream_lag_points{bucket="env"} 0`, fmt.Sprintf(`perch_upstream_sent_points_total{bucket="env"} %d`, 2*n)} {
+	for _, want := range []string{"perch_upstream_connected 1", `perch_upstream_lag_points{bucket="env"} 0`, fmt.Sprintf(`perch_upstream_sent_points_total{bucket="env"} %d`, 2*(n+10))} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)
 		}

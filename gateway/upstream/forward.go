@@ -117,17 +117,68 @@ type batch struct {
 	done   chan error
 }
 
-// errBatchEnd stops a read at the end of a batch being sent again.
+// errBatchEnd stops a read at the end of a batch: one being sent again,
+// or one at its size limit.
 var errBatchEnd = errors.New("batch end")
 
-// run forwards on lk until ctx ends or the link fails (the error).
+// maxBatchBytes bounds a batch's message, whatever batch_size says, so that
+// a bucket of wide records cannot make one larger than a broker takes
+// (Perch's own default limit is 256 KiB a packet).
+const maxBatchBytes = 128 << 10
+
+// linkError is a failure of the link, not of the bucket: the session ends.
+type linkError struct{ err error }
+
+func (e *linkError) Error() string { return e.err.Error() }
+
+// errReopened: the bucket's store was replaced; start again from the cursor.
+var errReopened = errors.New("store reopened")
+
+// run forwards on lk until ctx ends (nil) or the link fails (the error).
+// A bucket whose store is reopened is picked up again; a deleted one ends
+// its forwarder; a store that fails is retried every few seconds, without
+// touching the link the other buckets share.
 func (fw *forwarder) run(ctx context.Context, lk link) error {
-	u := fw.u
 	defer func() {
 		// A clean stop leaves the cursor exact; if this fails (the store
 		// closed first), the batches since are sent again, same ids.
 		_ = fw.flush()
 	}()
+	for {
+		err := fw.pump(ctx, lk)
+		var le *linkError
+		switch {
+		case err == nil || ctx.Err() != nil:
+			return nil
+		case errors.As(err, &le):
+			return le.err
+		}
+		rerr := fw.refresh()
+		switch {
+		case errors.Is(rerr, ErrGone):
+			fw.setErr(rerr)
+			return nil
+		case rerr == nil && (errors.Is(err, errReopened) || errors.Is(err, store.ErrClosed)):
+			continue // reopened under us: on from the cursor
+		case rerr != nil:
+			err = rerr
+		}
+		fw.setErr(err)
+		fw.u.log.Warn("upstream: cannot forward bucket; retrying", "bucket", fw.id, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// pump sends batches from the cursor until ctx ends (nil), the link fails
+// (*linkError), the store is replaced (errReopened) or fails (its error).
+// In-flight batches are waited for before it returns; unacknowledged ones
+// go again, same ids.
+func (fw *forwarder) pump(ctx context.Context, lk link) error {
+	u := fw.u
 	fw.mu.Lock()
 	next := fw.acked
 	resend := append([]store.Pos(nil), fw.sent...)
@@ -135,6 +186,11 @@ func (fw *forwarder) run(ctx context.Context, lk link) error {
 	topic := strings.NewReplacer("{gateway}", u.cfg.Gateway, "{bucket}", fw.id).Replace(u.cfg.Topic)
 	enc := newEncoder(u.cfg.Gateway, fw.id)
 	var q []*batch
+	defer func() {
+		for _, b := range q {
+			<-b.done
+		}
+	}()
 	for {
 		f := fw.follower()
 		changed := f.Changed()
@@ -150,6 +206,9 @@ func (fw *forwarder) run(ctx context.Context, lk link) error {
 				if end != (store.Pos{}) && e.Pos.Compare(end) > 0 {
 					return errBatchEnd
 				}
+				if end == (store.Pos{}) && enc.count() > 0 && enc.size >= maxBatchBytes {
+					return errBatchEnd
+				}
 				enc.add(e)
 				if end != (store.Pos{}) && e.Pos == end {
 					return errBatchEnd
@@ -157,7 +216,7 @@ func (fw *forwarder) run(ctx context.Context, lk link) error {
 				return nil
 			})
 			if err != nil && !errors.Is(err, errBatchEnd) {
-				return fw.readFailed(err)
+				return err
 			}
 			if n == 0 && enc.count() == 0 {
 				resend = nil // what was in flight is gone (cleared or expired)
@@ -169,7 +228,7 @@ func (fw *forwarder) run(ctx context.Context, lk link) error {
 			b := &batch{id: enc.id(), end: enc.last, points: enc.points, done: make(chan error, 1)}
 			payload, err := enc.finish()
 			if err != nil {
-				return fmt.Errorf("bucket %s: encode: %w", fw.id, err)
+				return fmt.Errorf("encode: %w", err)
 			}
 			if err := u.rate.wait(ctx, b.points); err != nil {
 				return nil
@@ -177,7 +236,7 @@ func (fw *forwarder) run(ctx context.Context, lk link) error {
 			// The batch's end is durable before it is published, so that
 			// a restart sends the same batch again, not a different cut.
 			if err := fw.save(append(batchEnds(q), b.end)); err != nil {
-				return fmt.Errorf("bucket %s: %w", fw.id, err)
+				return err
 			}
 			q = append(q, b)
 			next = b.end
@@ -185,7 +244,7 @@ func (fw *forwarder) run(ctx context.Context, lk link) error {
 		}
 		// The cursor moved but no batch went out to carry it: write it now.
 		if err := fw.flush(); err != nil {
-			return fmt.Errorf("bucket %s: %w", fw.id, err)
+			return err
 		}
 		if len(q) == 0 {
 			select {
@@ -194,8 +253,12 @@ func (fw *forwarder) run(ctx context.Context, lk link) error {
 			case <-changed:
 				continue
 			case <-time.After(time.Second): // a reopened store, a deleted bucket
-				if err := fw.refresh(); err != nil {
-					return nil
+				f2, err := u.cfg.Source.Follower(fw.id)
+				if err != nil {
+					return err
+				}
+				if f2 != f {
+					return errReopened
 				}
 				continue
 			}
@@ -204,37 +267,18 @@ func (fw *forwarder) run(ctx context.Context, lk link) error {
 		case <-ctx.Done():
 			return nil
 		case err := <-q[0].done:
+			b := q[0]
+			q = q[1:]
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
 				fw.setErr(err)
-				// Whatever is in flight is sent again on the next link.
-				for _, b := range q[1:] {
-					<-b.done
-				}
-				return fmt.Errorf("bucket %s: publish: %w", fw.id, err)
+				return &linkError{fmt.Errorf("bucket %s: publish: %w", fw.id, err)}
 			}
-			b := q[0]
-			q = q[1:]
-			if err := fw.ack(b, batchEnds(q)); err != nil {
-				return fmt.Errorf("bucket %s: %w", fw.id, err)
-			}
+			fw.ack(b, batchEnds(q))
 		}
 	}
-}
-
-// readFailed handles a store that cannot be read: a closed one (the bucket
-// was reopened or deleted) is picked up again; anything else is reported.
-func (fw *forwarder) readFailed(err error) error {
-	if errors.Is(err, store.ErrClosed) {
-		if rerr := fw.refresh(); rerr == nil {
-			return nil
-		}
-	}
-	fw.setErr(err)
-	fw.u.log.Warn("upstream: cannot read bucket", "bucket", fw.id, "err", err)
-	return nil
 }
 
 // refresh picks up the bucket's current store after a reopen.
@@ -281,7 +325,7 @@ func (fw *forwarder) holdLocked() store.Hold {
 // ack moves the cursor past an acknowledged batch. The hold is written by
 // the next batch's save, or by flush when none follows at once: half the
 // writes while draining a backlog.
-func (fw *forwarder) ack(b *batch, rest []store.Pos) error {
+func (fw *forwarder) ack(b *batch, rest []store.Pos) {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
 	fw.acked, fw.sent, fw.dirty = b.end, rest, true
@@ -291,7 +335,6 @@ func (fw *forwarder) ack(b *batch, rest []store.Pos) error {
 	fw.points.Add(b.points)
 	fw.batches.Add(1)
 	fw.u.log.Debug("upstream: batch acknowledged", "batch", b.id, "to", formatPos(b.end), "points", b.points)
-	return nil
 }
 
 // flush writes the hold if an acknowledgement has moved it.
@@ -374,6 +417,7 @@ type encoder struct {
 	index           map[string]int
 	first, last     store.Pos
 	points          int64
+	size            int // about the bytes of the message so far
 	buf             bytes.Buffer
 	vals            []float64
 }
@@ -397,7 +441,7 @@ func (e *encoder) reset() {
 	e.recs = e.recs[:0]
 	e.fields = e.fields[:0]
 	clear(e.index)
-	e.points = 0
+	e.points, e.size = 0, 0
 	e.first, e.last = store.Pos{}, store.Pos{}
 }
 
@@ -409,6 +453,7 @@ func (e *encoder) add(en *store.Entry) {
 	}
 	e.last = en.Pos
 	r := encRec{ts: en.Time, device: en.Device}
+	e.size += 40 + len(en.Device) // {"ts":…,"device":"…"} and a line
 	for _, f := range en.Fields {
 		i, ok := e.index[f.Name]
 		if !ok {
@@ -424,6 +469,7 @@ func (e *encoder) add(en *store.Entry) {
 		}
 		r.fields = append(r.fields, fieldVal{i, f.Value})
 		e.points++
+		e.size += len(f.Name) + 28 // ,"name": and a number
 	}
 	e.recs = append(e.recs, r)
 }

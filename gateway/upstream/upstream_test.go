@@ -619,3 +619,37 @@ func TestDayLongOutage(t *testing.T) {
 	// The receiver may see the last batch before the gateway has its PUBACK.
 	eventually(t, 10*time.Second, "no lag after the catch-up", func() bool { return r.u.Status().Buckets[0].LagPoints == 0 })
 }
+
+// Wide records: a batch stops at about 128 KiB whatever batch_size says,
+// so it stays under a broker's packet limit (this Mosquitto's is 256 KiB,
+// as Perch's own).
+func TestBatchByteLimit(t *testing.T) {
+	m := startMosquitto(t)
+	rcv := receive(t, m, "perch/gw1/buckets/#")
+	st := openStore(t, t.TempDir(), nil)
+	src := &source{}
+	src.set("wide", st)
+	base := time.Now().UnixMilli() - 100_000
+	const n = 600
+	for i := range n {
+		fs := []payload.Field{{Name: "n", Value: float64(i)}}
+		for f := range 60 {
+			fs = append(fs, payload.Field{Name: fmt.Sprintf("sensor_%02d_temperature", f), Value: 20.123456 + float64(f)})
+		}
+		if err := st.Write(store.Message{Time: base + int64(i), Device: "d1", Topic: "wide/d1", Fields: fs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, config(m, src, "5"))
+	rcv.waitFor("wide", n, 30*time.Second)
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if len(rcv.batches) < 8 {
+		t.Errorf("%d batches for %d records of 61 fields: not cut by size", len(rcv.batches), n)
+	}
+	for id, b := range rcv.batches {
+		if len(b) > 160<<10 {
+			t.Errorf("batch %s is %d bytes", id, len(b))
+		}
+	}
+}
