@@ -446,12 +446,11 @@ func (u *Upstream) failed(err error) time.Duration {
 	if repeat {
 		u.log.Debug("upstream: still failing", "err", err, "attempts", n, "retry_in", d.Round(time.Millisecond))
 	} else {
-		var re *RefusedError
-		hint := ""
-		if errors.As(err, &re) {
-			hint = "check upstream.username, upstream.password and upstream.client_id"
+		attrs := []any{"err", err, "attempts", n, "retry_in", d.Round(time.Millisecond)}
+		if re := (*RefusedError)(nil); errors.As(err, &re) {
+			attrs = append(attrs, "hint", "check upstream.username, upstream.password and upstream.client_id")
 		}
-		u.log.Warn("upstream: no connection", "err", err, "attempts", n, "retry_in", d.Round(time.Millisecond), "hint", hint)
+		u.log.Warn("upstream: no connection", attrs...)
 	}
 	return d
 }
