@@ -14,6 +14,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/perch-gw/perch/gateway/config"
 )
 
 // The web console in headless Chromium, against a real gateway and real
@@ -448,4 +450,25 @@ func TestConsoleBrowserResize(t *testing.T) {
 	b.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(tile+` .value`)))
 	b.waitFor("4 columns, 2 rows after reload", `(() => { const s = getComputedStyle(document.querySelector(`+js(tile)+`));
 		return s.gridColumnEnd === 'span 4' && s.gridRowEnd === 'span 2'; })()`)
+}
+
+// The overview shows the upstream link: down, the error, and a bucket's
+// lag while points wait to be forwarded.
+func TestConsoleBrowserUpstream(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Upstream = config.Default().Upstream
+	cfg.Upstream.URL = "mqtts://127.0.0.1:1" // nothing listens there
+	tg := start(t, cfg)
+	tg.addBucket(map[string]any{"id": "env", "topic": "sensors/#"})
+	if _, _, err := tg.api.Raw(context.Background(), "POST", "/api/v1/buckets/env/data", json.RawMessage(`[{"t":1},{"t":2}]`), "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, tg)
+	b.login("")
+	b.waitFor("the upstream card", `(() => {
+		const c = document.querySelector('section.upstream');
+		return c && c.textContent.includes('disconnected') && c.textContent.includes('connection refused') &&
+			[...c.querySelectorAll('tbody tr')].some((r) => r.cells[0].textContent === 'env' && r.cells[1].textContent === '2');
+	})()`)
+	b.screenshot("overview-upstream")
 }

@@ -13,9 +13,10 @@ function Stat({ label, value, sub }) {
 export default function Overview() {
   const prev = useRef(new Map()); // bucket id → {points, at}
   const { data, error, reload } = useLoad(async () => {
-    const [status, buckets] = await Promise.all([
+    const [status, buckets, upstream] = await Promise.all([
       api.get('/status'),
       api.get('/buckets').catch((e) => (e.status === 404 ? [] : Promise.reject(e))),
+      api.get('/upstream').catch((e) => (e.status === 404 ? { configured: false } : Promise.reject(e))),
     ]);
     const now = Date.now();
     for (const b of buckets) {
@@ -23,10 +24,10 @@ export default function Overview() {
       b.rate = p && now > p.at ? ((b.stats.points - p.points) * 1000) / (now - p.at) : null;
       prev.current.set(b.id, { points: b.stats.points, at: now });
     }
-    return { status, buckets };
+    return { status, buckets, upstream };
   }, [], 2000);
   if (!data) return error ? html`<${ErrorBox} error=${error} onRetry=${reload} />` : html`<${Loading} />`;
-  const { status: s, buckets } = data;
+  const { status: s, buckets, upstream } = data;
   const m = s.mqtt || {};
   const stored = buckets.reduce((n, b) => n + (b.stats.bytes || 0), 0);
   return html`
@@ -65,6 +66,7 @@ export default function Overview() {
         </dl>
       </section>
     </div>
+    ${upstream.configured && html`<${Upstream} u=${upstream} />`}
     <section class="card">
       <h2>Ingest per bucket</h2>
       ${buckets.length === 0 ? html`<${Empty}>No buckets yet. <a href="#/buckets">Create one</a> to record what devices publish.</${Empty}>` : html`
@@ -80,4 +82,30 @@ export default function Overview() {
         </tr>`)}</tbody>
       </table></div>`}
     </section>`;
+}
+
+// Upstream: the link to the cloud broker and each forwarded bucket's lag.
+function Upstream({ u }) {
+  const when = (t) => (t ? new Date(t).toLocaleString() : '–');
+  return html`<section class="card upstream">
+    <h2>Upstream</h2>
+    <dl class="kv">
+      <dt>Broker</dt><dd><code>${u.url}</code> (MQTT ${u.mqtt_version}, client id <code>${u.client_id}</code>)</dd>
+      <dt>State</dt><dd>${u.connected
+        ? html`<span class="badge ok">connected</span> since ${when(u.since)}`
+        : html`<span class="badge bad">disconnected</span>${u.next_attempt ? ` · next attempt ${when(u.next_attempt)}` : ''}`}</dd>
+      ${u.last_error && html`<dt>Last error</dt><dd class=${u.connected ? '' : 'bad-text'}>${u.last_error} <span class="hint">(${when(u.last_error_at)})</span></dd>`}
+    </dl>
+    ${u.buckets.length === 0 ? html`<${Empty}>No bucket is forwarded (upstream.buckets).</${Empty}>` : html`
+    <div class="table-wrap"><table>
+      <thead><tr><th>Bucket</th><th class="num">Lag (points)</th><th class="num">Lag</th><th class="num">Sent</th><th>Last sent</th></tr></thead>
+      <tbody>${u.buckets.map((b) => html`<tr>
+        <td><a href=${'#/buckets/' + encodeURIComponent(b.id)}>${b.id}</a></td>
+        <td class="num">${num(b.lag_points)}</td>
+        <td class="num">${b.lag_points ? duration(b.lag_seconds) : '–'}</td>
+        <td class="num">${num(b.sent_points)}</td>
+        <td>${when(b.last_sent)}${b.error ? html` <span class="badge bad" title=${b.error}>error</span>` : ''}</td>
+      </tr>`)}</tbody>
+    </table></div>`}
+  </section>`;
 }
