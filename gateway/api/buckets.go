@@ -411,16 +411,11 @@ func (s *Server) streamData(w http.ResponseWriter, r *http.Request) error {
 		return bucketError(err)
 	}
 	defer sub.Close()
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	if _, err := io.WriteString(w, ": stream of new points\n\n"); err != nil {
+	rc, ok := startStream(w, "stream of new points")
+	if !ok {
 		return nil
 	}
-	_ = rc.Flush()
-	beat := time.NewTicker(15 * time.Second)
+	beat := time.NewTicker(streamBeat)
 	defer beat.Stop()
 	type event struct {
 		TS     int64              `json:"ts"`

@@ -175,16 +175,11 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) error {
 		writesDone = tap.Done()
 	}
 
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	if _, err := io.WriteString(w, ": stream of gateway events\n\n"); err != nil {
+	rc, ok := startStream(w, "stream of gateway events")
+	if !ok {
 		return nil
 	}
-	_ = rc.Flush()
-	beat := time.NewTicker(15 * time.Second)
+	beat := time.NewTicker(streamBeat)
 	defer beat.Stop()
 	var (
 		buf  bytes.Buffer

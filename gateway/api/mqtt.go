@@ -109,16 +109,11 @@ func (s *Server) streamMQTT(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer watch.Close()
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	if _, err := io.WriteString(w, ": stream of MQTT messages\n\n"); err != nil {
+	rc, ok := startStream(w, "stream of MQTT messages")
+	if !ok {
 		return nil
 	}
-	_ = rc.Flush()
-	beat := time.NewTicker(15 * time.Second)
+	beat := time.NewTicker(streamBeat)
 	defer beat.Stop()
 	var (
 		buf     bytes.Buffer
@@ -163,4 +158,24 @@ func (s *Server) streamMQTT(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
+}
+
+// streamBeat is how often an idle event stream sends a comment, so that
+// proxies and browsers keep it open.
+const streamBeat = 15 * time.Second
+
+// startStream answers a request with a server-sent event stream, opened by
+// a comment naming it, with no read deadline; false when the client is
+// gone already.
+func startStream(w http.ResponseWriter, name string) (*http.ResponseController, bool) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.WriteString(w, ": "+name+"\n\n"); err != nil {
+		return nil, false
+	}
+	_ = rc.Flush()
+	return rc, true
 }
