@@ -108,11 +108,15 @@ func TestUpstreamToAnotherPerch(t *testing.T) {
 		return up.bucket("fleet").Stats.Points == 2*(n+10)
 	})
 
-	// Status: API, metrics.
+	// Status: API, metrics. The upstream stores a batch before it sends
+	// the PUBACK: wait for the gateway to have it.
 	var st upstream.Status
-	if err := a.api.Do(context.Background(), "GET", "/api/v1/upstream", nil, &st); err != nil {
-		t.Fatal(err)
-	}
+	eventually(t, 10*time.Second, "the last PUBACK", func() bool {
+		if err := a.api.Do(context.Background(), "GET", "/api/v1/upstream", nil, &st); err != nil {
+			t.Fatal(err)
+		}
+		return len(st.Buckets) == 1 && st.Buckets[0].LagPoints == 0
+	})
 	if !st.Configured || !st.Connected || len(st.Buckets) != 1 || st.Buckets[0].ID != "env" ||
 		st.Buckets[0].LagPoints != 0 || st.Buckets[0].SentPoints != 2*(n+10) || st.LastError != "" {
 		t.Errorf("status: %+v", st)
